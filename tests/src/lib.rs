@@ -1,0 +1,1 @@
+//! Helpers for the black-box end-to-end tests.
