@@ -15,6 +15,7 @@ pub mod attachment;
 pub mod message;
 pub mod names;
 pub mod read;
+pub mod summary;
 pub mod validate;
 pub mod write;
 
@@ -22,5 +23,6 @@ pub use attachment::{AttachmentDigest, Base64Content, DecodeError, UnzipError};
 pub use lienthong_model::{Finding, Severity};
 pub use message::{EdocMessage, EncodedAttachment, Message, Reference, Signature, StatusMessage};
 pub use read::{Parsed, ReadError, read};
+pub use summary::{Summary, summarize};
 pub use validate::{Checked, check, validate};
 pub use write::{WriteError, normalize, to_vec, write};

@@ -359,7 +359,13 @@ impl<'a> Reader<'a> {
     }
 
     fn syntax_error(&self, reader: &NsReader<&'a [u8]>, err: &quick_xml::Error) -> ReadError {
-        let offset = usize::try_from(reader.error_position()).unwrap_or(usize::MAX);
+        let mut offset = usize::try_from(reader.error_position()).unwrap_or(usize::MAX);
+        if let quick_xml::Error::Encoding(_) = err {
+            // quick-xml does not record where; the first invalid byte is the place.
+            if let Err(e) = std::str::from_utf8(self.xml()) {
+                offset = e.valid_up_to();
+            }
+        }
         let (line, col) = line_col(self.xml(), offset);
         let what = match err {
             quick_xml::Error::Encoding(_) => "not valid UTF-8".to_owned(),

@@ -1,1 +1,76 @@
-fn main() {}
+//! The `lienthong` command: the gateway's single binary.
+//!
+//! This crate only wires library crates to a command line; it holds no format logic.
+
+mod edxml_cmd;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// lienthong — interoperability gateway for Vietnamese public administration
+/// (one-stop-shop dossiers, DVCQG, VDXP/edXML).
+#[derive(Debug, Parser)]
+#[command(name = "lienthong", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Work with edXML messages (QCVN 102:2016).
+    #[command(subcommand)]
+    Edxml(EdxmlCommand),
+}
+
+/// How findings are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One finding per line: `severity: path: message (expected …, found …)`.
+    Text,
+    /// A JSON array of findings.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum EdxmlCommand {
+    /// Print the facts of a message as one JSON object (findings on stderr).
+    Inspect {
+        /// The message file (`-` for standard input).
+        file: PathBuf,
+        /// Format of the findings.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Write the message in the strict layout to stdout (findings on stderr).
+    Normalize {
+        /// The message file (`-` for standard input).
+        file: PathBuf,
+        /// Format of the findings.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Check a message and print its findings on stdout.
+    Validate {
+        /// The message file (`-` for standard input).
+        file: PathBuf,
+        /// Format of the findings.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Edxml(EdxmlCommand::Inspect { file, format }) => edxml_cmd::inspect(&file, format),
+        Command::Edxml(EdxmlCommand::Normalize { file, format }) => {
+            edxml_cmd::normalize(&file, format)
+        }
+        Command::Edxml(EdxmlCommand::Validate { file, format }) => {
+            edxml_cmd::validate(&file, format)
+        }
+    };
+    ExitCode::from(code as u8)
+}
