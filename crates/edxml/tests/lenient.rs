@@ -23,7 +23,9 @@ fn status(xml: &str) -> (StatusMessage, Vec<Finding>) {
 }
 
 fn has(findings: &[Finding], needle: &str) -> bool {
-    findings.iter().any(|f| f.message.contains(needle) || f.path.contains(needle))
+    findings
+        .iter()
+        .any(|f| f.message.contains(needle) || f.path.contains(needle))
 }
 
 /// A minimal edoc in the given spelling: `p` is the prefix (with colon) used on envelope
@@ -56,7 +58,10 @@ fn any_prefix_or_none_in_the_qcvn_namespace() {
             Some("UBND Tỉnh Nghệ An")
         );
         assert_eq!(d.to.len(), 1);
-        assert_eq!(d.code.as_ref().and_then(|c| c.notation.as_deref()), Some("UBND-KSTT"));
+        assert_eq!(
+            d.code.as_ref().and_then(|c| c.notation.as_deref()),
+            Some("UBND-KSTT")
+        );
     }
 }
 
@@ -91,13 +96,20 @@ fn undeclared_prefixes_are_matched_by_local_name() {
     assert!(has(&f, "taken from xlink:href"));
     assert!(m.reference_for(&m.attachments[0]).is_some());
     assert_eq!(
-        m.attachments[0].content.as_ref().and_then(|c| c.decode().ok()),
+        m.attachments[0]
+            .content
+            .as_ref()
+            .and_then(|c| c.decode().ok()),
         Some(b"%PDF-1.4\n".to_vec())
     );
     let c = check(&Message::Edoc(m));
-    let about_attachments = |f: &&Finding| f.path.contains("Attachment") || f.path.contains("Reference");
+    let about_attachments =
+        |f: &&Finding| f.path.contains("Attachment") || f.path.contains("Reference");
     assert!(
-        !c.findings.iter().filter(about_attachments).any(|f| f.is_error()),
+        !c.findings
+            .iter()
+            .filter(about_attachments)
+            .any(|f| f.is_error()),
         "{:?}",
         c.findings
     );
@@ -119,13 +131,22 @@ fn children_in_any_order_and_blank_optional_elements() {
     assert_eq!(d.subject.as_deref(), Some("Chủ đề"));
     assert_eq!(d.document_id, None);
     assert_eq!(d.code.as_ref().and_then(|c| c.number.clone()), None);
-    assert_eq!(d.to[0].organ_id.as_ref().map(|o| o.as_str()), Some("000.00.12.H53"));
+    assert_eq!(
+        d.to[0].organ_id.as_ref().map(|o| o.as_str()),
+        Some("000.00.12.H53")
+    );
     assert!(d.response_for.is_empty(), "an empty ResponseFor is absent");
     assert!(d.signer.is_none() && d.to_places.is_empty());
     assert_eq!(d.trace.len(), 1);
-    assert_eq!(d.trace[0].organ_id, None, "null organisation code is absent");
+    assert_eq!(
+        d.trace[0].organ_id, None,
+        "null organisation code is absent"
+    );
     let b = d.business.as_ref().expect("business");
-    assert_eq!(b.staff.as_ref().and_then(|s| s.mobile.as_deref()), Some("0900"));
+    assert_eq!(
+        b.staff.as_ref().and_then(|s| s.mobile.as_deref()),
+        Some("0900")
+    );
     // written back in writer order
     let out = String::from_utf8(to_vec(&Message::Edoc(m.clone()))).expect("utf8");
     let pos = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s} in\n{out}"));
@@ -136,7 +157,11 @@ fn children_in_any_order_and_blank_optional_elements() {
     assert!(!out.contains("ResponseFor") && !out.contains("SignerInfo"));
     // the missing CodeNumber is an error for validation, not for reading
     let c = check(&Message::Edoc(m));
-    assert!(c.findings.iter().any(|f| f.is_error() && f.path.ends_with("Code/CodeNumber")));
+    assert!(
+        c.findings
+            .iter()
+            .any(|f| f.is_error() && f.path.ends_with("Code/CodeNumber"))
+    );
 }
 
 #[test]
@@ -169,7 +194,10 @@ fn raw_and_wrapped_attachments() {
     );
     // strict form: one unbroken, padded line
     let out = String::from_utf8(to_vec(&Message::Edoc(m))).expect("utf8");
-    assert!(out.contains(&format!(">{text}</edXML:ContentTransferEncoded>")), "{out}");
+    assert!(
+        out.contains(&format!(">{text}</edXML:ContentTransferEncoded>")),
+        "{out}"
+    );
 }
 
 #[test]
@@ -187,7 +215,10 @@ fn invalid_base64_is_an_error_naming_the_attachment() {
         .find(|f| f.path.ends_with("Attachment[1]/ContentTransferEncoded"))
         .expect("a finding on the content");
     assert!(f.is_error());
-    assert!(f.message.contains("quyet-dinh.pdf") && f.message.contains("base64"), "{f}");
+    assert!(
+        f.message.contains("quyet-dinh.pdf") && f.message.contains("base64"),
+        "{f}"
+    );
     assert!(c.digests[0].is_err());
 }
 
@@ -198,7 +229,11 @@ fn signatures_of_every_shape_are_accepted() {
         r#"<edXML xmlns="{NS}"><edXMLEnvelope><edXMLHeader><MessageHeader><Subject>S</Subject></MessageHeader>{dsig}</edXMLHeader></edXMLEnvelope></edXML>"#
     );
     let (m, _) = edoc(&xml);
-    assert_eq!(m.signature.as_ref().map(|s| s.raw()), Some(dsig), "kept verbatim");
+    assert_eq!(
+        m.signature.as_ref().map(|s| s.raw()),
+        Some(dsig),
+        "kept verbatim"
+    );
     let out = String::from_utf8(to_vec(&Message::Edoc(m))).expect("utf8");
     assert!(out.contains(&format!("      {dsig}\r\n    </edXML:edXMLHeader>")));
 
@@ -238,10 +273,17 @@ fn repeated_singletons_keep_the_first() {
     let (m, f) = edoc(&xml);
     assert_eq!(m.document.subject.as_deref(), Some("first"));
     assert_eq!(
-        m.document.from.as_ref().and_then(|o| o.organ_id.as_ref()).map(|o| o.as_str()),
+        m.document
+            .from
+            .as_ref()
+            .and_then(|o| o.organ_id.as_ref())
+            .map(|o| o.as_str()),
         Some("A")
     );
-    assert_eq!(f.iter().filter(|f| f.message.contains("repeated")).count(), 2);
+    assert_eq!(
+        f.iter().filter(|f| f.message.contains("repeated")).count(),
+        2
+    );
 }
 
 #[test]
@@ -271,7 +313,10 @@ fn bom_doctype_and_encoding_case() {
     let (m, f) = edoc(&xml);
     assert_eq!(m.document.subject.as_deref(), Some("V/v thử nghiệm"));
     assert!(has(&f, "DOCTYPE ignored"));
-    assert!(!has(&f, "before the XML declaration"), "a BOM is not stray: {f:?}");
+    assert!(
+        !has(&f, "before the XML declaration"),
+        "a BOM is not stray: {f:?}"
+    );
 }
 
 #[test]
@@ -285,18 +330,38 @@ fn lenient_values_are_kept_with_warnings() {
     );
     let (m, f) = edoc(&xml);
     let d = &m.document;
-    let pd = d.promulgation.as_ref().and_then(|p| p.date.as_ref()).expect("date kept");
+    let pd = d
+        .promulgation
+        .as_ref()
+        .and_then(|p| p.date.as_ref())
+        .expect("date kept");
     assert_eq!(pd.as_str(), "30/10/2020");
-    assert_eq!(pd.parse().map(|x| x.to_string()), Some("2020-10-30".to_owned()));
-    assert_eq!(d.code.as_ref().and_then(|c| c.number.as_deref()), Some("12"));
-    assert_eq!(d.code.as_ref().and_then(|c| c.notation.as_deref()), Some("QĐ-UBND"));
+    assert_eq!(
+        pd.parse().map(|x| x.to_string()),
+        Some("2020-10-30".to_owned())
+    );
+    assert_eq!(
+        d.code.as_ref().and_then(|c| c.number.as_deref()),
+        Some("12")
+    );
+    assert_eq!(
+        d.code.as_ref().and_then(|c| c.notation.as_deref()),
+        Some("QĐ-UBND")
+    );
     assert!(has(&f, "Code written as one string"));
     let c = check(&Message::Edoc(m));
-    let w = |p: &str| c.findings.iter().any(|f| !f.is_error() && f.path.ends_with(p));
+    let w = |p: &str| {
+        c.findings
+            .iter()
+            .any(|f| !f.is_error() && f.path.ends_with(p))
+    };
     assert!(w("PromulgationInfo/PromulgationDate"));
     assert!(w("DueDate"));
     assert!(w("From/OrganId") && w("To[1]/OrganId"));
-    assert!(!c.findings.iter().any(|f| f.path.ends_with("SteeringType")), "0 is accepted");
+    assert!(
+        !c.findings.iter().any(|f| f.path.ends_with("SteeringType")),
+        "0 is accepted"
+    );
 }
 
 #[test]

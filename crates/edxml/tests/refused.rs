@@ -17,7 +17,8 @@ fn refused(input: impl Into<Vec<u8>>) -> ReadError {
 }
 
 fn sample() -> Vec<u8> {
-    let p = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/edoc_update.edxml");
+    let p =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/edoc_update.edxml");
     std::fs::read(p).expect("sample")
 }
 
@@ -26,7 +27,10 @@ fn empty_and_not_xml() {
     assert!(refused("").finding.message.contains("empty"));
     let e = refused("this is a PDF, not XML");
     assert!(e.finding.message.contains("not XML"), "{e}");
-    assert_eq!(e.finding.found.as_deref(), Some("\"this is a PDF, not XML\""));
+    assert_eq!(
+        e.finding.found.as_deref(),
+        Some("\"this is a PDF, not XML\"")
+    );
     let e = refused(b"%PDF-1.4 \x00\x01 < binary".to_vec());
     assert!(e.finding.message.contains("XML"), "{e}");
 }
@@ -53,8 +57,14 @@ fn entity_expansion_is_refused() {
 <edXML xmlns="{NS}"><edXMLEnvelope><edXMLHeader><MessageHeader><Subject>&lol2;</Subject></MessageHeader></edXMLHeader></edXMLEnvelope></edXML>"#
     );
     let e = refused(xml);
-    assert!(e.finding.message.contains("&lol2;") && e.finding.message.contains("never expanded"), "{e}");
-    assert_eq!(e.finding.path, "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader/Subject");
+    assert!(
+        e.finding.message.contains("&lol2;") && e.finding.message.contains("never expanded"),
+        "{e}"
+    );
+    assert_eq!(
+        e.finding.path,
+        "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader/Subject"
+    );
 
     let xxe = format!(
         r#"<!DOCTYPE edXML [<!ENTITY x SYSTEM "file:///etc/passwd">]>
@@ -84,11 +94,23 @@ fn invalid_utf8_is_refused_with_its_position() {
         + 15;
     bytes[at] = 0xFF;
     let line = bytes[..at].iter().filter(|b| **b == b'\n').count() + 1;
-    let col = at - bytes[..at].iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1) + 1;
+    let col = at
+        - bytes[..at]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
     let e = refused(bytes);
     assert!(e.finding.message.contains("UTF-8"), "{e}");
-    assert_eq!(e.finding.path, "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader/Subject");
-    assert_eq!(e.finding.found, Some(format!("line {line}, column {col}")), "{e}");
+    assert_eq!(
+        e.finding.path,
+        "/edXML/edXMLEnvelope/edXMLHeader/MessageHeader/Subject"
+    );
+    assert_eq!(
+        e.finding.found,
+        Some(format!("line {line}, column {col}")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -97,11 +119,15 @@ fn wrong_root_and_missing_envelope_parts() {
     assert_eq!(e.finding.expected.as_deref(), Some("edXML"));
     assert_eq!(e.finding.found.as_deref(), Some("Envelope"));
 
-    let e = refused(format!(r#"<edXML xmlns="{NS}"><AttachmentEncoded/></edXML>"#));
+    let e = refused(format!(
+        r#"<edXML xmlns="{NS}"><AttachmentEncoded/></edXML>"#
+    ));
     assert!(e.finding.message.contains("no edXMLEnvelope"), "{e}");
     assert_eq!(e.finding.path, "/edXML");
 
-    let e = refused(format!(r#"<edXML xmlns="{NS}"><edXMLEnvelope><edXMLBody/></edXMLEnvelope></edXML>"#));
+    let e = refused(format!(
+        r#"<edXML xmlns="{NS}"><edXMLEnvelope><edXMLBody/></edXMLEnvelope></edXML>"#
+    ));
     assert!(e.finding.message.contains("no edXMLHeader"), "{e}");
 
     let e = refused(format!(

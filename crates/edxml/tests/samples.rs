@@ -78,7 +78,10 @@ fn edoc_details_are_read() {
         })
         .collect();
     assert_eq!(receivers, [("000.00.00.H41", "0"), ("000.00.00.H14", "1")]);
-    assert_eq!(b.staff.as_ref().and_then(|s| s.mobile.as_deref()), Some("84912000001"));
+    assert_eq!(
+        b.staff.as_ref().and_then(|s| s.mobile.as_deref()),
+        Some("84912000001")
+    );
     let other = d.other_info.as_ref().expect("OtherInfo");
     assert_eq!(other.appendixes.len(), 1);
     assert_eq!(d.to_places.len(), 2);
@@ -86,7 +89,10 @@ fn edoc_details_are_read() {
     assert_eq!(d.trace.len(), 1);
     let sig = m.signature.as_ref().expect("signature kept");
     assert!(sig.raw().starts_with("<Signature>") && sig.raw().ends_with("</Signature>"));
-    assert!(sig.raw().contains("<X509Certificate>MIIFqTCCBJG</X509Certificate>"));
+    assert!(
+        sig.raw()
+            .contains("<X509Certificate>MIIFqTCCBJG</X509Certificate>")
+    );
     assert_eq!(m.references.len(), 1);
     assert_eq!(m.attachments.len(), 1);
     assert!(m.reference_for(&m.attachments[0]).is_some());
@@ -94,7 +100,12 @@ fn edoc_details_are_read() {
     let Message::Edoc(r) = read(data("edoc_replacement.edxml")).expect("read").message else {
         panic!("edoc_replacement is an edoc");
     };
-    let reps = &r.document.business.as_ref().expect("Bussiness").replacements;
+    let reps = &r
+        .document
+        .business
+        .as_ref()
+        .expect("Bussiness")
+        .replacements;
     assert_eq!(reps.len(), 2);
     assert_eq!(reps[1].organ_ids.len(), 2);
 
@@ -102,7 +113,10 @@ fn edoc_details_are_read() {
         panic!("edoc_revocation is an edoc");
     };
     assert_eq!(v.document.response_for.len(), 1);
-    assert_eq!(v.document.response_for[0].code.as_deref(), Some("267/VPCP-TTĐT"));
+    assert_eq!(
+        v.document.response_for[0].code.as_deref(),
+        Some("267/VPCP-TTĐT")
+    );
 }
 
 #[test]
@@ -111,7 +125,12 @@ fn sample_attachment_unpacks_to_its_single_zip_entry() {
         panic!("edoc");
     };
     let a = &m.attachments[0];
-    let decoded = a.content.as_ref().expect("content").decode().expect("base64");
+    let decoded = a
+        .content
+        .as_ref()
+        .expect("content")
+        .decode()
+        .expect("base64");
     let inner = lienthong_edxml::attachment::unpack_zip_of_one(
         &decoded,
         a.content_type.as_deref() == Some("application/zip"),
@@ -120,7 +139,10 @@ fn sample_attachment_unpacks_to_its_single_zip_entry() {
     .expect("unzip")
     .expect("the SDK's zip of one file is unwrapped");
     // The official samples attach another (ill-formed) edXML message under a .doc name.
-    assert!(inner.len() > decoded.len(), "deflated content grows when unpacked");
+    assert!(
+        inner.len() > decoded.len(),
+        "deflated content grows when unpacked"
+    );
     assert!(String::from_utf8_lossy(&inner[..200.min(inner.len())]).contains("edXML"));
 }
 
@@ -128,13 +150,19 @@ fn sample_attachment_unpacks_to_its_single_zip_entry() {
 fn status_samples_are_written_in_the_sdk_inner_order() {
     let out = to_vec(&read(data("status_inbox_01.edxml")).expect("read").message);
     let out = String::from_utf8(out).expect("utf8");
-    let pos = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s} missing in\n{out}"));
+    let pos = |s: &str| {
+        out.find(s)
+            .unwrap_or_else(|| panic!("{s} missing in\n{out}"))
+    };
     // the hand-edited sample has OrganName first, PromulgationDate before DocumentId,
     // Mobile before Email; the SDK order is the reverse in each case
     assert!(pos("<edXML:OrganizationInCharge>") < pos("<edXML:OrganName>"));
     assert!(pos("<edXML:ResponseFor>\r\n          <edXML:OrganId>") > 0);
     assert!(pos("<edXML:DocumentId>") < pos("<edXML:PromulgationDate>"));
     assert!(pos("<edXML:Email>ngoctram") < pos("<edXML:Mobile>"));
-    assert!(!out.contains('\t'), "tabs of the hand-edited sample are gone");
+    assert!(
+        !out.contains('\t'),
+        "tabs of the hand-edited sample are gone"
+    );
     assert!(out.lines().all(|l| !l.ends_with(' ')), "no trailing blanks");
 }

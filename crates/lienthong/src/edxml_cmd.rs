@@ -52,7 +52,14 @@ fn read_checked(
     file: &Path,
     format: Format,
     err_out: &mut dyn Write,
-) -> Result<(lienthong_edxml::Message, lienthong_edxml::Checked, Vec<Finding>), Outcome> {
+) -> Result<
+    (
+        lienthong_edxml::Message,
+        lienthong_edxml::Checked,
+        Vec<Finding>,
+    ),
+    Outcome,
+> {
     let bytes = match load(file) {
         Ok(b) => b,
         Err(f) => {
@@ -133,7 +140,11 @@ pub fn validate(file: &Path, format: Format) -> Outcome {
             message.kind(),
             errors,
             findings.len() - errors,
-            if result == Outcome::Valid { "valid" } else { "invalid" }
+            if result == Outcome::Valid {
+                "valid"
+            } else {
+                "invalid"
+            }
         );
     }
     result

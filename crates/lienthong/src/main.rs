@@ -72,5 +72,22 @@ fn main() -> ExitCode {
             edxml_cmd::validate(&file, format)
         }
     };
+    report_peak_rss();
     ExitCode::from(code as u8)
+}
+
+/// With `LIENTHONG_REPORT_PEAK_RSS` set, prints the process's peak resident set size
+/// (`VmHWM`, Linux) to stderr as `peak_rss_kib=N`: how memory limits are tested.
+fn report_peak_rss() {
+    if std::env::var_os("LIENTHONG_REPORT_PEAK_RSS").is_none() {
+        return;
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    if let Some(kib) = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    {
+        eprintln!("peak_rss_kib={kib}");
+    }
 }
