@@ -5,6 +5,9 @@ use crate::attachment::Base64Content;
 use lienthong_model::{Document, StatusReport};
 
 /// A message of either kind.
+// One message is built per read and handed on; boxing the larger variant would only add
+// an indirection to every access.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
     /// A document message (văn bản).

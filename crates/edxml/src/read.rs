@@ -15,10 +15,9 @@ use crate::message::{
 use crate::names::{QCVN_NS, XMLDSIG_NS};
 use bytes::Bytes;
 use lienthong_model::{
-    Business, BusinessDocumentInfo, Document, DocumentCode, DocumentId, DocumentType, Finding,
-    LenientDate, LenientTimestamp, OrganId, Organisation, OtherInfo, Promulgation, Receiver,
-    ReplacementInfo, ResponseFor, SignerInfo, StaffInfo, StatusCode, StatusReport, TraceEntry,
-    trim_xml,
+    Business, BusinessDocumentInfo, Document, DocumentCode, DocumentId, Finding, LenientDate,
+    LenientTimestamp, OrganId, Organisation, Promulgation, StaffInfo, StatusCode, StatusReport,
+    TraceEntry, trim_xml,
 };
 use quick_xml::NsReader;
 use quick_xml::events::{BytesStart, Event};
@@ -931,138 +930,59 @@ impl<'a> Reader<'a> {
 
     /// Drops containers that turned out empty (`<x/>` means absent).
     fn tidy(&mut self, ctx: Ctx, path: &str) {
-        let d = &mut self.b.doc;
+        let b = &mut self.b;
+        let d = &mut b.doc;
+        let bz = d.business.as_mut();
         match ctx {
-            Ctx::Org(OrgSlot::From) => {
-                if d.from.as_ref().is_some_and(Organisation::is_empty) {
-                    d.from = None;
-                }
+            Ctx::Org(OrgSlot::From) => drop_if_empty(&mut d.from),
+            Ctx::Org(OrgSlot::To) => pop_if_empty(&mut d.to),
+            Ctx::Code => drop_if_empty(&mut d.code),
+            Ctx::Promulgation => drop_if_empty(&mut d.promulgation),
+            Ctx::DocType => drop_if_empty(&mut d.document_type),
+            Ctx::Signer => drop_if_empty(&mut d.signer),
+            Ctx::OtherInfo => drop_if_empty(&mut d.other_info),
+            Ctx::ResponseFor => pop_if_empty(&mut d.response_for),
+            Ctx::TraceHeader if d.trace.last().is_some_and(|t| *t == TraceEntry::default()) => {
+                d.trace.pop();
+                self.findings
+                    .push(Finding::warning(path, "empty TraceHeader ignored"));
             }
-            Ctx::Org(OrgSlot::To) => {
-                if d.to.last().is_some_and(Organisation::is_empty) {
-                    d.to.pop();
-                }
-            }
-            Ctx::Code => {
-                if d.code
-                    .as_ref()
-                    .is_some_and(|c| *c == DocumentCode::default())
-                {
-                    d.code = None;
-                }
-            }
-            Ctx::Promulgation => {
-                if d.promulgation
-                    .as_ref()
-                    .is_some_and(|c| *c == Promulgation::default())
-                {
-                    d.promulgation = None;
-                }
-            }
-            Ctx::DocType => {
-                if d.document_type
-                    .as_ref()
-                    .is_some_and(|c| *c == DocumentType::default())
-                {
-                    d.document_type = None;
-                }
-            }
-            Ctx::Signer => {
-                if d.signer
-                    .as_ref()
-                    .is_some_and(|c| *c == SignerInfo::default())
-                {
-                    d.signer = None;
-                }
-            }
-            Ctx::OtherInfo => {
-                if d.other_info
-                    .as_ref()
-                    .is_some_and(|c| *c == OtherInfo::default())
-                {
-                    d.other_info = None;
-                }
-            }
-            Ctx::ResponseFor => {
-                if d.response_for.last().is_some_and(ResponseFor::is_empty) {
-                    d.response_for.pop();
-                }
-            }
-            Ctx::TraceHeader => {
-                if d.trace.last().is_some_and(|t| *t == TraceEntry::default()) {
-                    d.trace.pop();
-                    self.findings
-                        .push(Finding::warning(path, "empty TraceHeader ignored"));
-                }
-            }
-            Ctx::Staff(StaffSlot::Header) => {
-                if self
-                    .b
-                    .staff
-                    .as_ref()
-                    .is_some_and(|s| *s == StaffInfo::default())
-                {
-                    self.b.staff = None;
-                }
-            }
+            Ctx::Staff(StaffSlot::Header) => drop_if_empty(&mut b.staff),
             Ctx::Staff(StaffSlot::Business) => {
-                if let Some(b) = d.business.as_mut() {
-                    if b.staff.as_ref().is_some_and(|s| *s == StaffInfo::default()) {
-                        b.staff = None;
-                    }
+                if let Some(bz) = bz {
+                    drop_if_empty(&mut bz.staff);
                 }
             }
             Ctx::Receiver => {
-                if let Some(info) = d.business.as_mut().and_then(|b| b.document_info.as_mut()) {
-                    if info
-                        .receivers
-                        .last()
-                        .is_some_and(|r| *r == Receiver::default())
-                    {
-                        info.receivers.pop();
-                    }
+                if let Some(info) = bz.and_then(|b| b.document_info.as_mut()) {
+                    pop_if_empty(&mut info.receivers);
                 }
             }
             Ctx::BusinessDocInfo => {
-                if let Some(b) = d.business.as_mut() {
-                    if b.document_info
-                        .as_ref()
-                        .is_some_and(|i| *i == BusinessDocumentInfo::default())
-                    {
-                        b.document_info = None;
-                    }
+                if let Some(bz) = bz {
+                    drop_if_empty(&mut bz.document_info);
                 }
             }
             Ctx::ReplacementInfo => {
-                if let Some(b) = d.business.as_mut() {
-                    if b.replacements
-                        .last()
-                        .is_some_and(|r| *r == ReplacementInfo::default())
-                    {
-                        b.replacements.pop();
-                    }
+                if let Some(bz) = bz {
+                    pop_if_empty(&mut bz.replacements);
                 }
             }
-            Ctx::Business => {
-                if d.business
-                    .as_ref()
-                    .is_some_and(|b| *b == Business::default())
-                {
-                    d.business = None;
-                }
-            }
+            Ctx::Business => drop_if_empty(&mut d.business),
             Ctx::Reference => {
-                let href = self.b.reference_hrefs.last().cloned().flatten();
-                if let Some(r) = self.b.references.last_mut() {
-                    if r.content_id.is_none() {
-                        if let Some(h) = href.filter(|h| !lienthong_model::is_null_token(h)) {
-                            self.findings.push(
-                                Finding::warning(path, "ContentId missing; taken from xlink:href")
-                                    .found(h.clone()),
-                            );
-                            r.content_id = Some(h);
-                        }
-                    }
+                let href = b.reference_hrefs.last().cloned().flatten();
+                let Some(r) = b.references.last_mut() else {
+                    return;
+                };
+                if r.content_id.is_some() {
+                    return;
+                }
+                if let Some(h) = href.filter(|h| !lienthong_model::is_null_token(h)) {
+                    self.findings.push(
+                        Finding::warning(path, "ContentId missing; taken from xlink:href")
+                            .found(h.clone()),
+                    );
+                    r.content_id = Some(h);
                 }
             }
             _ => {}
@@ -1377,6 +1297,20 @@ impl<'a> Reader<'a> {
             message,
             findings: self.findings,
         })
+    }
+}
+
+/// `<x/>` and an element whose children are all empty mean absent.
+fn drop_if_empty<T: Default + PartialEq>(o: &mut Option<T>) {
+    if o.as_ref().is_some_and(|v| *v == T::default()) {
+        *o = None;
+    }
+}
+
+/// Removes the last item of a list when it turned out empty.
+fn pop_if_empty<T: Default + PartialEq>(v: &mut Vec<T>) {
+    if v.last().is_some_and(|x| *x == T::default()) {
+        v.pop();
     }
 }
 
