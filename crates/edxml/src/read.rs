@@ -635,7 +635,7 @@ impl<'a> Reader<'a> {
             self.path.push_str(&index.to_string());
             self.path.push(']');
         }
-        if ctx == Ctx::Manifest || ctx == Ctx::Reference || ctx == Ctx::Skip {
+        if ctx == Ctx::Manifest || ctx == Ctx::Reference {
             self.attributes(reader, ctx, e);
         }
         self.stack.push(Frame {
@@ -705,7 +705,6 @@ impl<'a> Reader<'a> {
                     }
                 }
                 (Ctx::Reference, "role" | "type") => {}
-                (Ctx::Skip, _) => {}
                 _ => self.findings.push(Finding::warning(
                     format!("{}/@{}", self.path, key.0),
                     "attribute ignored",
