@@ -594,6 +594,10 @@ impl<'a> Reader<'a> {
             if !matches!(parent, Ctx::Skip) {
                 let what = match &ns {
                     Ns::Other(uri) => format!("element in namespace {uri} ignored"),
+                    _ if local.ends_with("Attachments") => format!(
+                        "attachments in a non-standard container <{local}> are not read; \
+                         QCVN 102 carries them in <AttachmentEncoded>"
+                    ),
                     _ => "unknown element ignored".to_owned(),
                 };
                 self.findings

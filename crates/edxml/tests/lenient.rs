@@ -265,6 +265,26 @@ fn unknown_elements_are_reported_and_not_written() {
 }
 
 #[test]
+fn attachments_in_a_non_standard_container_are_reported() {
+    // seen in a public gateway's messages: edXMLAttachments inside the envelope
+    let xml = format!(
+        r#"<edXML xmlns="{NS}"><edXMLEnvelope><edXMLHeader><MessageHeader><Subject>S</Subject></MessageHeader></edXMLHeader>
+<edXMLAttachments><Attachment><AttachmentName>b.txt</AttachmentName><AttachmentData>YQ==</AttachmentData></Attachment></edXMLAttachments>
+</edXMLEnvelope></edXML>"#
+    );
+    let (m, f) = edoc(&xml);
+    assert!(m.attachments.is_empty());
+    let w = f
+        .iter()
+        .find(|f| f.path.ends_with("/edXMLEnvelope/edXMLAttachments"))
+        .expect("a finding on the container");
+    assert!(
+        w.message.contains("not read") && w.message.contains("AttachmentEncoded"),
+        "{w}"
+    );
+}
+
+#[test]
 fn repeated_singletons_keep_the_first() {
     let xml = format!(
         r#"<edXML xmlns="{NS}"><edXMLEnvelope><edXMLHeader><MessageHeader><Subject>first</Subject><Subject>second</Subject>
