@@ -19,7 +19,7 @@ pub enum Outcome {
     Unreadable = 2,
 }
 
-fn load(file: &Path) -> Result<Vec<u8>, Finding> {
+pub fn load(file: &Path) -> Result<Vec<u8>, Finding> {
     let result = if file.as_os_str() == "-" {
         let mut v = Vec::new();
         io::stdin().read_to_end(&mut v).map(|_| v)
@@ -30,7 +30,7 @@ fn load(file: &Path) -> Result<Vec<u8>, Finding> {
 }
 
 /// Prints findings; errors writing them (closed pipe) are ignored.
-fn print_findings(out: &mut dyn Write, findings: &[Finding], format: Format) {
+pub fn print_findings(out: &mut dyn Write, findings: &[Finding], format: Format) {
     let _ = match format {
         Format::Text => findings.iter().try_for_each(|f| writeln!(out, "{f}")),
         Format::Json => serde_json::to_writer_pretty(&mut *out, findings)
@@ -39,7 +39,7 @@ fn print_findings(out: &mut dyn Write, findings: &[Finding], format: Format) {
     };
 }
 
-fn outcome(findings: &[Finding]) -> Outcome {
+pub fn outcome(findings: &[Finding]) -> Outcome {
     if findings.iter().any(Finding::is_error) {
         Outcome::Invalid
     } else {
@@ -125,11 +125,29 @@ pub fn normalize(file: &Path, format: Format) -> Outcome {
 
 /// `validate`: findings on stdout.
 pub fn validate(file: &Path, format: Format) -> Outcome {
+    match load(file) {
+        Ok(bytes) => validate_bytes(bytes, file, format),
+        Err(f) => {
+            print_findings(&mut io::stdout().lock(), &[f], format);
+            Outcome::Unreadable
+        }
+    }
+}
+
+/// `validate` of bytes already loaded from `file`.
+pub fn validate_bytes(bytes: Vec<u8>, file: &Path, format: Format) -> Outcome {
     let mut stdout = io::stdout().lock();
-    let (message, _, findings) = match read_checked(file, format, &mut stdout) {
-        Ok(x) => x,
-        Err(o) => return o,
+    let parsed = match read(bytes) {
+        Ok(p) => p,
+        Err(e) => {
+            print_findings(&mut stdout, &[e.finding], format);
+            return Outcome::Unreadable;
+        }
     };
+    let checked = check(&parsed.message);
+    let mut findings = parsed.findings;
+    findings.extend(checked.findings);
+    let message = parsed.message;
     print_findings(&mut stdout, &findings, format);
     let result = outcome(&findings);
     if format == Format::Text {

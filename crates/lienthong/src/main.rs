@@ -2,6 +2,7 @@
 //!
 //! This crate only wires library crates to a command line; it holds no format logic.
 
+mod dossier_cmd;
 mod edxml_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -22,6 +23,74 @@ enum Command {
     /// Work with edXML messages (QCVN 102:2016).
     #[command(subcommand)]
     Edxml(EdxmlCommand),
+    /// Convert dossiers and progress steps between the provincial format and DVCQG items.
+    Convert {
+        /// Input format.
+        #[arg(long, value_enum)]
+        from: DossierFormat,
+        /// Output format.
+        #[arg(long, value_enum)]
+        to: DossierFormat,
+        /// What the documents are; detected from their fields when omitted.
+        #[arg(long, value_enum)]
+        kind: Option<KindArg>,
+        /// One JSON document or NDJSON (one per line); `-` or nothing for standard input.
+        file: Option<PathBuf>,
+        /// Format of the findings (on stderr).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Check a file in any format the gateway reads (edXML, provincial JSON, DVCQG JSON).
+    Validate {
+        /// The file; `-` or nothing for standard input.
+        file: Option<PathBuf>,
+        /// Format of the findings.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Generate realistic test data, deterministic by seed.
+    #[command(subcommand)]
+    Gen(GenCommand),
+}
+
+/// Dossier formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DossierFormat {
+    /// The provincial dossier format v1 (docs/provincial-format.md).
+    Provincial,
+    /// DVCQG items (DongBoHoSoMC / CapNhatTienDoHoSoMC `data` items).
+    Dvcqg,
+}
+
+/// Document kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// A dossier.
+    Dossier,
+    /// A progress step.
+    Progress,
+}
+
+#[derive(Debug, Subcommand)]
+enum GenCommand {
+    /// Provincial dossiers as NDJSON (several versions per dossier).
+    Dossiers {
+        /// Number of lines.
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+        /// Seed; the same seed gives the same output.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Provincial progress steps as NDJSON, for the dossiers of the same seed.
+    Progress {
+        /// Number of lines.
+        #[arg(long, default_value_t = 10)]
+        count: usize,
+        /// Seed; the same seed gives the same output.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 /// How findings are printed.
@@ -70,6 +139,20 @@ fn main() -> ExitCode {
         }
         Command::Edxml(EdxmlCommand::Validate { file, format }) => {
             edxml_cmd::validate(&file, format)
+        }
+        Command::Convert {
+            from,
+            to,
+            kind,
+            file,
+            format,
+        } => dossier_cmd::convert(from, to, kind, file.as_deref(), format),
+        Command::Validate { file, format } => dossier_cmd::validate(file.as_deref(), format),
+        Command::Gen(GenCommand::Dossiers { count, seed }) => {
+            dossier_cmd::gen_dossiers(count, seed)
+        }
+        Command::Gen(GenCommand::Progress { count, seed }) => {
+            dossier_cmd::gen_progress(count, seed)
         }
     };
     report_peak_rss();

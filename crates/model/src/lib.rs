@@ -8,6 +8,7 @@
 //! Also home of [`Finding`], the one shape every validating command of the project reports.
 
 pub mod document;
+pub mod dossier;
 pub mod finding;
 pub mod org;
 pub mod status;
@@ -17,6 +18,11 @@ pub use document::{
     Business, BusinessDocType, BusinessDocumentInfo, Document, DocumentCode, DocumentId,
     DocumentType, OtherInfo, Promulgation, Receiver, ReplacementInfo, ResponseFor, SignerInfo,
     StaffInfo, TraceEntry,
+};
+pub use dossier::{
+    Applicant, ApplicantCategory, Channel, Dossier, DossierStatus, Fee, Handler, IdentityDocument,
+    IdentityKind, OnlinePayment, OtherAttachment, Procedure, ProgressStep, ResultDelivery,
+    ResultDocument, SubmittedDocument, SupplementRequest, Unit,
 };
 pub use finding::{Finding, Severity};
 pub use org::{OrganId, OrganIdClass, Organisation};

@@ -1,0 +1,32 @@
+//! The national public service portal (Cổng Dịch vụ công quốc gia, DVCQG) adapter:
+//! synchronisation of administrative dossiers and their progress (`docs/dvcqg.md`).
+//!
+//! * [`wire`] — the wire objects (`DongBoHoSoMC`, `CapNhatTienDoHoSoMC`,
+//!   `DongBoTrangThaiHoSo`), request bodies with their member order, and the response
+//!   rule ([`classify`], [`session_of`]);
+//! * [`codes`] — the §9 code tables for the model's enums;
+//! * [`time`] — `yyyyMMddHHmmss` in Vietnamese local time (UTC+07:00);
+//! * [`map`] — model ↔ wire mapping with findings;
+//! * [`read`] — lenient JSON readers and the portal's validation rules.
+//!
+//! No I/O: the HTTP client and the simulator build on these pieces. Personal data
+//! (names, identity numbers, phone numbers, addresses) never appears in findings.
+
+pub mod codes;
+pub mod map;
+pub mod read;
+pub mod time;
+pub mod wire;
+
+pub use codes::{WireCode, reduced_status, status_from_word};
+pub use map::{
+    MappingConfig, dossier_from_dvcqg, dossier_to_dvcqg, progress_from_dvcqg, progress_to_dvcqg,
+};
+pub use read::{
+    read_dossier_item, read_progress_item, validate_dossier_item, validate_progress_item,
+};
+pub use wire::{
+    DossierItem, ErrorCode, Outcome, ProgressItem, Response, StatusSyncItem, auth_body, classify,
+    lookup_dossier_body, progress_body, request_body, session_of, status_sync_body,
+    sync_dossiers_body,
+};
