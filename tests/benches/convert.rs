@@ -3,6 +3,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use lienthong_dvcqg::map::{MappingConfig, dossier_to_dvcqg};
+use lienthong_provincial::fast::{read_dossier_fast, read_dossier_slice};
 use lienthong_provincial::generate::Generator;
 use lienthong_provincial::read::read_dossier;
 use lienthong_provincial::validate::validate_dossier;
@@ -12,9 +13,8 @@ use std::time::Duration;
 
 /// Provincial JSON → DVCQG JSON; `None` if the dossier had an error.
 fn convert(json: &[u8], cfg: &MappingConfig) -> Option<Vec<u8>> {
-    let v: serde_json::Value = serde_json::from_slice(json).ok()?;
-    let mut f = Vec::new();
-    let d = read_dossier(&v, &mut f)?;
+    let (d, mut f) = read_dossier_slice(json).ok()?;
+    let d = d?;
     f.extend(validate_dossier(&d));
     let (item, mf) = dossier_to_dvcqg(&d, cfg);
     f.extend(mf);
@@ -54,6 +54,58 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             for d in &docs {
                 black_box(serde_json::from_slice::<serde_json::Value>(black_box(d)).ok());
+            }
+        })
+    });
+    g.finish();
+
+    // where the time goes, stage by stage, over the same dossiers
+    let values: Vec<serde_json::Value> = docs
+        .iter()
+        .map(|d| serde_json::from_slice(d).expect("json"))
+        .collect();
+    let dossiers: Vec<_> = values
+        .iter()
+        .map(|v| read_dossier(v, &mut Vec::new()).expect("dossier"))
+        .collect();
+    let items: Vec<_> = dossiers
+        .iter()
+        .map(|d| dossier_to_dvcqg(d, &cfg).0)
+        .collect();
+    let mut g = c.benchmark_group("stages");
+    g.throughput(Throughput::Elements(docs.len() as u64));
+    g.bench_function("read_fast_from_bytes", |b| {
+        b.iter(|| {
+            for d in &docs {
+                black_box(read_dossier_fast(black_box(d)));
+            }
+        })
+    });
+    g.bench_function("read_strict_from_value", |b| {
+        b.iter(|| {
+            for v in &values {
+                black_box(read_dossier(black_box(v), &mut Vec::new()));
+            }
+        })
+    });
+    g.bench_function("validate", |b| {
+        b.iter(|| {
+            for d in &dossiers {
+                black_box(validate_dossier(black_box(d)));
+            }
+        })
+    });
+    g.bench_function("map", |b| {
+        b.iter(|| {
+            for d in &dossiers {
+                black_box(dossier_to_dvcqg(black_box(d), &cfg));
+            }
+        })
+    });
+    g.bench_function("serialize", |b| {
+        b.iter(|| {
+            for i in &items {
+                black_box(serde_json::to_vec(black_box(i)).ok());
             }
         })
     });

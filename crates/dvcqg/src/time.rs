@@ -35,15 +35,21 @@ pub fn format(t: Timestamp) -> Result<String, TimeError> {
     if !(1..=9999).contains(&dt.year()) {
         return Err(TimeError::OutOfRange);
     }
-    Ok(format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}",
-        dt.year(),
-        dt.month(),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second()
-    ))
+    // Written digit by digit: this runs for every date of every dossier sent.
+    let mut out = String::with_capacity(14);
+    let mut put = |value: i32, width: u32| {
+        for p in (0..width).rev() {
+            let digit = (value / 10i32.pow(p)) % 10;
+            out.push(char::from(b'0' + digit as u8));
+        }
+    };
+    put(i32::from(dt.year()), 4);
+    put(i32::from(dt.month()), 2);
+    put(i32::from(dt.day()), 2);
+    put(i32::from(dt.hour()), 2);
+    put(i32::from(dt.minute()), 2);
+    put(i32::from(dt.second()), 2);
+    Ok(out)
 }
 
 /// Writes an optional instant: `""` when unknown.

@@ -13,6 +13,7 @@
 //!   times that contradict each other or the status.
 //! * [`generate`] — deterministic realistic dossiers and steps for demos and load tests.
 
+pub mod fast;
 pub mod generate;
 pub mod read;
 pub mod validate;
