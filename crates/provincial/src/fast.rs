@@ -238,8 +238,8 @@ fn text(s: &S<'_>) -> R<Option<String>> {
 }
 
 /// A required text: present and not blank.
-fn req(s: &Cow<'_, str>) -> R<String> {
-    text(&Some(Cow::Borrowed(s.as_ref())))?.ok_or(GiveUp)
+fn req(s: &str) -> R<String> {
+    text(&Some(Cow::Borrowed(s)))?.ok_or(GiveUp)
 }
 
 fn time(s: &S<'_>) -> R<Option<Timestamp>> {
