@@ -132,7 +132,8 @@ fn example() -> Value {
 
 #[test]
 fn broken_fields_are_reported_at_their_path() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Breakage = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Breakage)> = vec![
         (
             "/code",
             Box::new(|v: &mut Value| {
