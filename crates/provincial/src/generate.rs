@@ -312,16 +312,6 @@ impl Generator {
         let r = &mut self.rng;
         let submitted =
             self.start + SignedDuration::from_secs(self.day * 86_400 + r.below(8 * 3600) as i64);
-        let counter = self.counters.entry((p.unit, self.day)).or_insert(0);
-        *counter += 1;
-        let counter = *counter;
-        let vn = jiff::tz::Offset::constant(7).to_datetime(submitted);
-        let code = format!(
-            "{unit_code}-{:02}{:02}{:02}-{counter:04}",
-            vn.year() % 100,
-            vn.month(),
-            vn.day()
-        );
         let r = &mut self.rng;
         let channel = *r.pick(&[
             Channel::InPerson,
@@ -379,6 +369,19 @@ impl Generator {
         } else {
             submitted
         };
+        // the code carries the reception date and a per-unit daily counter (codes.md §4.1)
+        let vn = jiff::tz::Offset::constant(7).to_datetime(received);
+        let day_key = i64::from(vn.year()) * 1000 + i64::from(vn.date().day_of_year());
+        let counter = self.counters.entry((p.unit, day_key)).or_insert(0);
+        *counter += 1;
+        let counter = *counter;
+        let code = format!(
+            "{unit_code}-{:02}{:02}{:02}-{counter:04}",
+            vn.year() % 100,
+            vn.month(),
+            vn.day()
+        );
+        let r = &mut self.rng;
         let due = due_after(received, p.days);
         let refused = r.chance(6);
         let supplement = !refused && r.chance(15);

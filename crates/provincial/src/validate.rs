@@ -62,6 +62,11 @@ pub fn is_strict_field_code(code: &str) -> bool {
         && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// A time as the format writes it (Vietnamese local time), for findings.
+fn local(t: Timestamp) -> String {
+    crate::write::time(t)
+}
+
 fn order(
     f: &mut Vec<Finding>,
     later: (&str, Option<Timestamp>),
@@ -78,8 +83,8 @@ fn order(
             };
             f.push(
                 finding
-                    .expected(format!("a time not before {ename} ({e})"))
-                    .found(l.to_string()),
+                    .expected(format!("a time not before {ename} ({})", local(e)))
+                    .found(local(l)),
             );
         }
     }
@@ -267,7 +272,7 @@ pub fn validate_dossier(d: &Dossier) -> Vec<Finding> {
                         format!("/supplement_requests/{i}/received_at"),
                         "supplement received before it was requested",
                     )
-                    .found(r.to_string()),
+                    .found(local(r)),
                 );
             }
         }
