@@ -4,7 +4,7 @@
 //! 0 valid, 1 invalid (an error finding), 2 unreadable.
 
 use crate::edxml_cmd::{Outcome, load, print_findings};
-use crate::{DossierFormat, Format, KindArg};
+use crate::{DossierFormat, Format, KindArg, MappingArgs};
 use lienthong_dvcqg::map::{
     MappingConfig, dossier_from_dvcqg, dossier_to_dvcqg, progress_from_dvcqg, progress_to_dvcqg,
 };
@@ -15,7 +15,7 @@ use lienthong_edxml::Finding;
 use lienthong_provincial::Kind;
 use lienthong_provincial::generate::Generator;
 use lienthong_provincial::read::{read_dossier, read_progress};
-use lienthong_provincial::validate::{validate_dossier, validate_progress};
+use lienthong_provincial::validate::{Policy, validate_dossier_with, validate_progress};
 use lienthong_provincial::write::{
     dossier_json, dossier_json_pretty, progress_json, progress_json_pretty,
 };
@@ -121,9 +121,10 @@ fn convert_one(
     to: DossierFormat,
     kind: Option<KindArg>,
     pretty: bool,
-    cfg: &MappingConfig,
+    rules: &Rules,
     f: &mut Vec<Finding>,
 ) -> Option<String> {
+    let cfg = &rules.mapping;
     let kind = match kind {
         Some(KindArg::Dossier) => Kind::Dossier,
         Some(KindArg::Progress) => Kind::Progress,
@@ -134,7 +135,7 @@ fn convert_one(
     match (from, kind) {
         (DossierFormat::Provincial, Kind::Dossier) => {
             let d = read_dossier(v, f)?;
-            f.extend(validate_dossier(&d));
+            f.extend(validate_dossier_with(&d, &rules.policy));
             if f.iter().any(Finding::is_error) {
                 return None;
             }
@@ -231,6 +232,26 @@ mod erased {
     }
 }
 
+/// The configured identifier rules.
+struct Rules {
+    mapping: MappingConfig,
+    policy: Policy,
+}
+
+impl Rules {
+    fn from_args(args: &MappingArgs) -> Rules {
+        Rules {
+            mapping: MappingConfig {
+                procedure_map: args.procedure_map.iter().cloned().collect(),
+                ..MappingConfig::default()
+            },
+            policy: Policy {
+                own_code_overrides: args.own_codes.clone(),
+            },
+        }
+    }
+}
+
 /// `lienthong convert`.
 pub fn convert(
     from: DossierFormat,
@@ -238,13 +259,14 @@ pub fn convert(
     kind: Option<KindArg>,
     file: Option<&Path>,
     format: Format,
+    args: &MappingArgs,
 ) -> Outcome {
     let bytes = match load_input(file, format) {
         Ok(b) => b,
         Err(o) => return o,
     };
     let (framing, docs) = split(&bytes);
-    let cfg = MappingConfig::default();
+    let rules = Rules::from_args(args);
     let mut stdout = io::BufWriter::new(io::stdout().lock());
     let mut all = Vec::new();
     let mut result = Outcome::Valid;
@@ -256,9 +278,15 @@ pub fn convert(
                 result = worst(result, Outcome::Unreadable);
             }
             Ok(v) => {
-                if let Some(out) =
-                    convert_one(v, from, to, kind, framing == Framing::Single, &cfg, &mut f)
-                {
+                if let Some(out) = convert_one(
+                    v,
+                    from,
+                    to,
+                    kind,
+                    framing == Framing::Single,
+                    &rules,
+                    &mut f,
+                ) {
                     let _ = writeln!(stdout, "{out}");
                 }
                 result = worst(result, outcome_of(&f));
@@ -274,7 +302,7 @@ pub fn convert(
 }
 
 /// `lienthong validate`: detects edXML, provincial or DVCQG JSON and prints findings.
-pub fn validate(file: Option<&Path>, format: Format) -> Outcome {
+pub fn validate(file: Option<&Path>, format: Format, args: &MappingArgs) -> Outcome {
     let bytes = match load_input(file, format) {
         Ok(b) => b,
         Err(o) => return o,
@@ -287,7 +315,7 @@ pub fn validate(file: Option<&Path>, format: Format) -> Outcome {
         return crate::edxml_cmd::validate_bytes(bytes, file.unwrap_or(Path::new("-")), format);
     }
     let (_, docs) = split(&bytes);
-    let cfg = MappingConfig::default();
+    let rules = Rules::from_args(args);
     let mut all = Vec::new();
     let mut result = Outcome::Valid;
     for doc in docs {
@@ -305,7 +333,7 @@ pub fn validate(file: Option<&Path>, format: Format) -> Outcome {
                 };
                 // Converting also runs every check of the target mapping (truncations,
                 // fields the portal requires).
-                let _ = convert_one(v, from, DossierFormat::Dvcqg, None, false, &cfg, &mut f);
+                let _ = convert_one(v, from, DossierFormat::Dvcqg, None, false, &rules, &mut f);
                 result = worst(result, outcome_of(&f));
             }
         }

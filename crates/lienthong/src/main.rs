@@ -39,11 +39,15 @@ enum Command {
         /// Format of the findings (on stderr).
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        #[command(flatten)]
+        mapping: MappingArgs,
     },
     /// Check a file in any format the gateway reads (edXML, provincial JSON, DVCQG JSON).
     Validate {
         /// The file; `-` or nothing for standard input.
         file: Option<PathBuf>,
+        #[command(flatten)]
+        mapping: MappingArgs,
         /// Format of the findings.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -51,6 +55,28 @@ enum Command {
     /// Generate realistic test data, deterministic by seed.
     #[command(subcommand)]
     Gen(GenCommand),
+}
+
+/// Identifier rules the province configures (`codes.md` §1.4 and §2).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct MappingArgs {
+    /// A local procedure code and the code the portal knows it by, as LOCAL=PORTAL
+    /// (repeatable). Codes without an entry are sent unchanged.
+    #[arg(long = "procedure-map", value_name = "LOCAL=PORTAL", value_parser = parse_pair)]
+    pub procedure_map: Vec<(String, String)>,
+    /// An own unit code accepted although it is not in the strict 4-part form
+    /// (repeatable).
+    #[arg(long = "own-code", value_name = "CODE")]
+    pub own_codes: Vec<String>,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
+            Ok((a.trim().to_owned(), b.trim().to_owned()))
+        }
+        _ => Err(format!("expected LOCAL=PORTAL, found {s:?}")),
+    }
 }
 
 /// Dossier formats.
@@ -146,8 +172,13 @@ fn main() -> ExitCode {
             kind,
             file,
             format,
-        } => dossier_cmd::convert(from, to, kind, file.as_deref(), format),
-        Command::Validate { file, format } => dossier_cmd::validate(file.as_deref(), format),
+            mapping,
+        } => dossier_cmd::convert(from, to, kind, file.as_deref(), format, &mapping),
+        Command::Validate {
+            file,
+            format,
+            mapping,
+        } => dossier_cmd::validate(file.as_deref(), format, &mapping),
         Command::Gen(GenCommand::Dossiers { count, seed }) => {
             dossier_cmd::gen_dossiers(count, seed)
         }

@@ -302,3 +302,52 @@ fn unreadable_inputs_and_format_detection() {
     assert_eq!(code(&o), 2);
     assert!(String::from_utf8_lossy(&o.stdout).contains("edXMLEnvelope"));
 }
+
+#[test]
+fn configured_identifier_rules() {
+    let mut v = example();
+    let local = v["procedure"]["code"].as_str().expect("code").to_owned();
+    let arg = format!("{local}=1.000001");
+    let o = run(
+        &[
+            "convert",
+            "--from",
+            "provincial",
+            "--to",
+            "dvcqg",
+            "--procedure-map",
+            &arg,
+        ],
+        v.to_string().as_bytes(),
+    );
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stderr));
+    let item: Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(item["MaTTHC"], "1.000001");
+    // an own unit code outside the strict form is an error unless configured
+    v["unit"]["code"] = json!("H41.12");
+    let o = run(&["validate", "--format", "json"], v.to_string().as_bytes());
+    assert_eq!(code(&o), 1);
+    assert!(
+        findings(&o, true)
+            .iter()
+            .any(|x| x["path"] == "/unit/code" && x["severity"] == "error")
+    );
+    let o = run(
+        &["validate", "--own-code", "H41.12"],
+        v.to_string().as_bytes(),
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("/unit/code"));
+    let o = run(
+        &[
+            "convert",
+            "--from",
+            "provincial",
+            "--to",
+            "dvcqg",
+            "--procedure-map",
+            "nonsense",
+        ],
+        b"{}",
+    );
+    assert_eq!(code(&o), 2, "a usage error");
+}

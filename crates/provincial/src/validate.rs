@@ -90,8 +90,21 @@ fn order(
     }
 }
 
-/// Checks a dossier that was read.
+/// What the province configured for validation.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Own unit codes accepted although they are not in the strict 4-part form
+    /// (`codes.md` §1.4: own codes must be strict unless explicitly configured).
+    pub own_code_overrides: Vec<String>,
+}
+
+/// Checks a dossier that was read, with the default policy.
 pub fn validate_dossier(d: &Dossier) -> Vec<Finding> {
+    validate_dossier_with(d, &Policy::default())
+}
+
+/// Checks a dossier that was read.
+pub fn validate_dossier_with(d: &Dossier, policy: &Policy) -> Vec<Finding> {
     let mut f = Vec::new();
     if !d.code.is_empty() && !is_strict_dossier_code(&d.code) {
         f.push(
@@ -110,11 +123,16 @@ pub fn validate_dossier(d: &Dossier) -> Vec<Finding> {
         ));
     }
     if let Some(code) = &d.unit.code {
-        if !OrganId::parse_lenient(code).is_some_and(|o| o.is_strict()) {
+        let strict = OrganId::parse_lenient(code).is_some_and(|o| o.is_strict());
+        if !strict && !policy.own_code_overrides.iter().any(|c| c == code) {
             f.push(
-                Finding::warning("/unit/code", "unit code is not in the strict 4-part form")
-                    .expected("NNN.NN.NN.XNN, e.g. 000.00.12.H41")
-                    .found(code.clone()),
+                Finding::error(
+                    "/unit/code",
+                    "unit code is not in the strict 4-part form (a unit whose code really has \
+                     another form must be listed as an own-code override)",
+                )
+                .expected("NNN.NN.NN.XNN, e.g. 000.00.12.H41")
+                .found(code.clone()),
             );
         }
     }
