@@ -118,6 +118,17 @@ fn dinh_danh(a: &Applicant, cfg: &MappingConfig, f: &mut Vec<Finding>) -> Vec<Id
     let mut out = Vec::new();
     for (i, doc) in a.identity_documents.iter().enumerate() {
         let Some(code) = identity_kind_code(doc.kind) else {
+            // DinhDanhCHS knows only the two national kinds; the first document still
+            // travels in SoGiayToChuHoSo, a later one does not travel at all.
+            if i > 0 {
+                f.push(Finding::warning(
+                    format!("/applicant/identity_documents/{i}"),
+                    format!(
+                        "a {} identity document after the first is not carried by DVCQG",
+                        doc.kind.name()
+                    ),
+                ));
+            }
             continue;
         };
         if doc.kind.fits(&doc.number) {
@@ -1140,5 +1151,28 @@ mod tests {
         assert_eq!(unit_code_of("H41-1"), None);
         assert_eq!(unit_code_of(""), None);
         assert_eq!(unit_code_of("000.00.12.H4ă-1"), None);
+    }
+
+    #[test]
+    fn later_documents_of_other_kinds_are_reported_not_dropped() {
+        let mut d = sample();
+        d.applicant.identity_documents = vec![
+            IdentityDocument {
+                kind: IdentityKind::CitizenId,
+                number: "040123456789".to_owned(),
+            },
+            IdentityDocument {
+                kind: IdentityKind::Other,
+                number: "B1234567".to_owned(),
+            },
+        ];
+        let (item, f) = dossier_to_dvcqg(&d, &MappingConfig::default());
+        assert_eq!(item.DinhDanhCHS.len(), 1);
+        let w = f
+            .iter()
+            .find(|x| x.path == "/applicant/identity_documents/1")
+            .expect("a warning about the passport");
+        assert!(!w.is_error());
+        assert!(!w.message.contains("B1234567"), "no personal data: {w}");
     }
 }
