@@ -46,6 +46,14 @@ pub fn procedure_code_form(code: &str) -> Option<bool> {
     Some(long || level1(suffix))
 }
 
+/// A phone or fax number: 8 to 15 digits, with `+`, spaces, dots, dashes and brackets.
+pub fn is_phone(s: &str) -> bool {
+    let digits = s.bytes().filter(u8::is_ascii_digit).count();
+    (8..=15).contains(&digits)
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b' ' | b'.' | b'-' | b'(' | b')'))
+}
+
 /// Field code (`codes.md` §3), strict form `^[A-Z][0-9]{2}-[A-Z]{1,6}[0-9]{1,3}$`.
 pub fn is_strict_field_code(code: &str) -> bool {
     let Some((head, tail)) = code.split_once('-') else {
@@ -183,6 +191,44 @@ pub fn validate_dossier_with(d: &Dossier, policy: &Policy) -> Vec<Finding> {
             .is_some_and(|(u, h)| !u.is_empty() && h.contains('.') && !email.contains(' '));
         if !ok {
             f.push(Finding::error("/applicant/email", "not an e-mail address"));
+        }
+    }
+    for (path, phone) in [
+        ("/applicant/phone", &d.applicant.phone),
+        ("/applicant/fax", &d.applicant.fax),
+    ] {
+        if let Some(p) = phone {
+            if !is_phone(p) {
+                // Personal data: say what is wrong, never echo the number.
+                f.push(
+                    Finding::error(path, "not a phone number")
+                        .expected("8 to 15 digits, optionally with +, spaces, dots, dashes or ()"),
+                );
+            }
+        }
+    }
+    let urls = d
+        .submitted_documents
+        .iter()
+        .enumerate()
+        .map(|(i, x)| (format!("/submitted_documents/{i}/url"), &x.url))
+        .chain(
+            d.result_documents
+                .iter()
+                .enumerate()
+                .map(|(i, x)| (format!("/result_documents/{i}/url"), &x.url)),
+        );
+    for (path, url) in urls {
+        if let Some(u) = url {
+            let ok = (u.starts_with("https://") || u.starts_with("http://"))
+                && !u.contains(char::is_whitespace);
+            if !ok {
+                f.push(
+                    Finding::error(path, "not a web address")
+                        .expected("an http:// or https:// URL")
+                        .found(u.clone()),
+                );
+            }
         }
     }
     // times against each other
