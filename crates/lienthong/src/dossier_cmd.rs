@@ -9,7 +9,8 @@ use lienthong_dvcqg::map::{
     MappingConfig, dossier_from_dvcqg, dossier_to_dvcqg, progress_from_dvcqg, progress_to_dvcqg,
 };
 use lienthong_dvcqg::read::{
-    read_dossier_item, read_progress_item, validate_dossier_item, validate_progress_item,
+    is_item, is_progress_item, read_dossier_item, read_progress_item, validate_dossier_item,
+    validate_progress_item,
 };
 use lienthong_edxml::Finding;
 use lienthong_provincial::Kind;
@@ -97,23 +98,6 @@ fn outcome_of(findings: &[Finding]) -> Outcome {
     crate::edxml_cmd::outcome(findings)
 }
 
-fn is_dvcqg_item(v: &Value) -> bool {
-    matches!(v, Value::Object(m) if m.contains_key("MaHoSo"))
-}
-
-fn dvcqg_kind(v: &Value) -> Kind {
-    match v {
-        Value::Object(m)
-            if m.contains_key("NguoiXuLy")
-                || m.contains_key("ThoiDiemXuLy")
-                || m.contains_key("NoiDungXuLy") =>
-        {
-            Kind::Progress
-        }
-        _ => Kind::Dossier,
-    }
-}
-
 /// Converts one document; `Ok(output)` when it could be converted, findings either way.
 fn convert_one(
     v: &Value,
@@ -128,7 +112,8 @@ fn convert_one(
     let kind = match kind {
         Some(KindArg::Dossier) => Kind::Dossier,
         Some(KindArg::Progress) => Kind::Progress,
-        None if from == DossierFormat::Dvcqg => dvcqg_kind(v),
+        None if from == DossierFormat::Dvcqg && is_progress_item(v) => Kind::Progress,
+        None if from == DossierFormat::Dvcqg => Kind::Dossier,
         None => Kind::detect(v),
     };
     let json = |value: &dyn erased::Ser| -> String { value.to_json(pretty) };
@@ -326,7 +311,7 @@ pub fn validate(file: Option<&Path>, format: Format, args: &MappingArgs) -> Outc
                 result = worst(result, Outcome::Unreadable);
             }
             Ok(v) => {
-                let from = if is_dvcqg_item(v) {
+                let from = if is_item(v) {
                     DossierFormat::Dvcqg
                 } else {
                     DossierFormat::Provincial
