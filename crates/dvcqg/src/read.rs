@@ -363,6 +363,17 @@ pub fn validate_progress_item(item: &ProgressItem, path: &str, f: &mut Vec<Findi
     );
 }
 
+/// Whether a JSON value looks like a DVCQG item (it has `MaHoSo`), for format detection.
+pub fn is_item(v: &Value) -> bool {
+    matches!(v, Value::Object(m) if m.contains_key("MaHoSo"))
+}
+
+/// Whether a DVCQG item is a progress item (`CapNhatTienDoHoSoMC`) rather than a dossier.
+pub fn is_progress_item(v: &Value) -> bool {
+    matches!(v, Value::Object(m)
+        if m.contains_key("NguoiXuLy") || m.contains_key("ThoiDiemXuLy") || m.contains_key("NoiDungXuLy"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,15 +554,4 @@ mod tests {
         validate_progress_item(&ProgressItem::default(), "", &mut f);
         assert_eq!(paths(&f), ["/MaHoSo", "/ThoiDiemXuLy", "/TrangThai"]);
     }
-}
-
-/// Whether a JSON value looks like a DVCQG item (it has `MaHoSo`), for format detection.
-pub fn is_item(v: &Value) -> bool {
-    matches!(v, Value::Object(m) if m.contains_key("MaHoSo"))
-}
-
-/// Whether a DVCQG item is a progress item (`CapNhatTienDoHoSoMC`) rather than a dossier.
-pub fn is_progress_item(v: &Value) -> bool {
-    matches!(v, Value::Object(m)
-        if m.contains_key("NguoiXuLy") || m.contains_key("ThoiDiemXuLy") || m.contains_key("NoiDungXuLy"))
 }
