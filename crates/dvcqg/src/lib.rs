@@ -7,18 +7,26 @@
 //! * [`codes`] — the §9 code tables for the model's enums;
 //! * [`time`] — `yyyyMMddHHmmss` in Vietnamese local time (UTC+07:00);
 //! * [`map`] — model ↔ wire mapping with findings;
-//! * [`read`] — lenient JSON readers and the portal's validation rules.
+//! * [`read`] — lenient JSON readers and the portal's validation rules;
+//! * [`client`] — the HTTP client ([`DvcqgClient`]): sessions, the dossier flow, progress
+//!   in chunks, lookups and catalogues (tokio + reqwest, rustls with *ring*);
+//! * [`error`] — its one error type [`DvcqgError`], with who is at fault and whether a
+//!   retry can help.
 //!
-//! No I/O: the HTTP client and the simulator build on these pieces. Personal data
-//! (names, identity numbers, phone numbers, addresses) never appears in findings.
+//! Only [`client`] does I/O; the simulator builds on the other pieces. Personal data
+//! (names, identity numbers, phone numbers, addresses) never appears in findings or logs.
 
+pub mod client;
 pub mod codes;
+pub mod error;
 pub mod map;
 pub mod read;
 pub mod time;
 pub mod wire;
 
+pub use client::{ClientConfig, DvcqgClient, SyncOutcome};
 pub use codes::{WireCode, reduced_status, status_from_word};
+pub use error::{DvcqgError, ErrorKind, Fault};
 pub use map::{
     MappingConfig, dossier_from_dvcqg, dossier_to_dvcqg, progress_from_dvcqg, progress_to_dvcqg,
 };
