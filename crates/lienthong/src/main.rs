@@ -4,6 +4,7 @@
 
 mod dossier_cmd;
 mod edxml_cmd;
+mod sandbox_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -55,6 +56,17 @@ enum Command {
     /// Generate realistic test data, deterministic by seed.
     #[command(subcommand)]
     Gen(GenCommand),
+    /// Run the simulator of the national portal (DVCQG) for tests and demos
+    /// (see docs/simulators.md; the VDXP simulator follows).
+    Sandbox {
+        /// Address of the DVCQG simulator.
+        #[arg(long, default_value = "127.0.0.1:8701")]
+        dvcqg: std::net::SocketAddr,
+        /// DVCQG simulator configuration (JSON, docs/simulators.md); built-in defaults
+        /// otherwise.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 /// Identifier rules the province configures (`codes.md` §1.4 and §2).
@@ -179,6 +191,7 @@ fn main() -> ExitCode {
             format,
             mapping,
         } => dossier_cmd::validate(file.as_deref(), format, &mapping),
+        Command::Sandbox { dvcqg, config } => sandbox_cmd::run(dvcqg, config.as_deref()),
         Command::Gen(GenCommand::Dossiers { count, seed }) => {
             dossier_cmd::gen_dossiers(count, seed)
         }
