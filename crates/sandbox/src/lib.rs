@@ -6,14 +6,19 @@
 //!   validation, lookups and catalogues, the citizen side (dossiers submitted on the
 //!   portal pushed to the province), an admin API for fault injection and inspection
 //!   (`docs/dvcqg.md` §13, `docs/simulators.md`);
+//! * [`vdxp`] — the national document exchange axis (Trục liên thông văn bản quốc gia):
+//!   `XroadVnpt-*` request signatures, `sendEdoc` with the `hash-file` quirk, routing of
+//!   edXML documents and statuses between registered systems, per-recipient deliveries
+//!   and their state machine, agency catalogues, an admin API for injection, inspection,
+//!   fault injection and duplicate delivery (`vdxp.md` §9, `docs/simulators.md`);
 //! * [`fault`] — the seeded fault-injection engine the simulators share (latency, hangs,
 //!   HTTP errors, injected error codes, dropped connections, down windows, rate limits).
-//!
-//! The VDXP axis simulator comes later.
 
 mod conn;
 pub mod dvcqg;
 pub mod fault;
 mod rng;
+pub mod vdxp;
 
 pub use dvcqg::{DvcqgConfig, DvcqgSim, run_dvcqg, spawn_dvcqg};
+pub use vdxp::{VdxpConfig, VdxpSim, run_vdxp, spawn_vdxp};
