@@ -56,14 +56,17 @@ enum Command {
     /// Generate realistic test data, deterministic by seed.
     #[command(subcommand)]
     Gen(GenCommand),
-    /// Run the simulator of the national portal (DVCQG) for tests and demos
-    /// (see docs/simulators.md; the VDXP simulator follows).
+    /// Run the simulators of the national portal (DVCQG) and of the document exchange
+    /// axis (VDXP) for tests and demos (docs/simulators.md).
     Sandbox {
         /// Address of the DVCQG simulator.
         #[arg(long, default_value = "127.0.0.1:8701")]
         dvcqg: std::net::SocketAddr,
-        /// DVCQG simulator configuration (JSON, docs/simulators.md); built-in defaults
-        /// otherwise.
+        /// Address of the VDXP simulator.
+        #[arg(long, default_value = "127.0.0.1:8702")]
+        vdxp: std::net::SocketAddr,
+        /// Simulator configuration: a JSON object with optional `dvcqg` and `vdxp` members
+        /// (docs/simulators.md); built-in defaults otherwise.
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -191,7 +194,11 @@ fn main() -> ExitCode {
             format,
             mapping,
         } => dossier_cmd::validate(file.as_deref(), format, &mapping),
-        Command::Sandbox { dvcqg, config } => sandbox_cmd::run(dvcqg, config.as_deref()),
+        Command::Sandbox {
+            dvcqg,
+            vdxp,
+            config,
+        } => sandbox_cmd::run(dvcqg, vdxp, config.as_deref()),
         Command::Gen(GenCommand::Dossiers { count, seed }) => {
             dossier_cmd::gen_dossiers(count, seed)
         }

@@ -20,13 +20,16 @@ fn post(addr: &str, path: &str, headers: &str, body: &str) -> Option<String> {
 
 #[test]
 fn sandbox_serves_the_portal_simulator() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let port = || {
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port()
+    };
+    let addr = format!("127.0.0.1:{}", port());
+    let vdxp = format!("127.0.0.1:{}", port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_lienthong"))
-        .args(["sandbox", "--dvcqg", &addr])
+        .args(["sandbox", "--dvcqg", &addr, "--vdxp", &vdxp])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -41,6 +44,8 @@ fn sandbox_serves_the_portal_simulator() {
         std::thread::sleep(Duration::from_millis(100));
     };
     let wrong = post(&addr, "/auth", "dstcode: H00-XXX\r\n", body).expect("answer");
+    // the axis simulator refuses an unsigned call
+    let unsigned = post(&vdxp, "/getReceivedEdocList", "", "").expect("axis answer");
     let _ = child.kill();
     let _ = child.wait();
     assert!(answer.contains("\"session\""), "{answer}");
