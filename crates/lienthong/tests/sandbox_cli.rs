@@ -53,4 +53,5 @@ fn sandbox_serves_the_portal_simulator() {
         wrong.contains("Sai") && !wrong.contains("\"session\""),
         "{wrong}"
     );
+    assert!(unsigned.contains("\"ErrorCode\":\"401\""), "{unsigned}");
 }
