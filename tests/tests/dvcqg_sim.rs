@@ -67,6 +67,16 @@ fn faults(f: FaultSettings) -> FaultSettings {
 fn assert_class(e: &DvcqgError, fault: Fault, retryable: bool, what: &str) {
     assert_eq!(e.fault, fault, "{what}: {e:?}");
     assert_eq!(e.retryable, retryable, "{what}: {e:?}");
+    // the project-wide shape says the same, and its text never carries the portal's message
+    let f = e.to_failure();
+    assert_eq!(
+        (f.partner, f.fault, f.retryable),
+        ("dvcqg", fault, retryable),
+        "{what}"
+    );
+    if let Some(m) = f.message.as_deref().filter(|m| m.len() > 3) {
+        assert!(!f.to_string().contains(m), "{what}: {f}");
+    }
 }
 
 #[tokio::test]

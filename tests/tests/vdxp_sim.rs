@@ -45,6 +45,15 @@ fn us(addr: SocketAddr) -> VdxpClient {
 fn assert_class(e: &VdxpError, fault: Fault, retryable: bool, what: &str) {
     assert_eq!(e.fault, fault, "{what}: {e:?}");
     assert_eq!(e.retryable, retryable, "{what}: {e:?}");
+    let f = e.to_failure();
+    assert_eq!(
+        (f.partner, f.fault, f.retryable),
+        ("vdxp", fault, retryable),
+        "{what}"
+    );
+    if let Some(m) = f.message.as_deref().filter(|m| m.len() > 3) {
+        assert!(!f.to_string().contains(m), "{what}: {f}");
+    }
 }
 
 #[tokio::test]

@@ -47,28 +47,8 @@ use thiserror::Error;
 
 use crate::wire::ErrorCode;
 
-/// Who is at fault for a failed call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Fault {
-    /// The gateway: configuration (credentials, URLs, certificates) or a request the portal
-    /// cannot accept. Retrying does not help until someone changes something here.
-    Us,
-    /// The portal (or the provincial proxy in front of it): it answered, but not with a
-    /// success.
-    Partner,
-    /// The path between: no answer (timeout, connection refused or reset).
-    Network,
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Fault::Us => "our fault",
-            Fault::Partner => "partner fault",
-            Fault::Network => "network fault",
-        })
-    }
-}
+/// Who is at fault: the project-wide classification, shared with every partner client.
+pub use lienthong_model::Fault;
 
 /// What went wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -139,6 +119,21 @@ pub struct DvcqgError {
 }
 
 impl DvcqgError {
+    /// The project-wide shape of this failure, for routes and operators.
+    pub fn to_failure(&self) -> lienthong_model::PartnerFailure {
+        lienthong_model::PartnerFailure {
+            partner: "dvcqg",
+            operation: self.service,
+            fault: self.fault,
+            retryable: self.retryable,
+            needs_review: self.needs_review(),
+            error_code: self.error_code.as_ref().map(|c| c.to_string()),
+            message: self.message.clone(),
+            retry_after: self.retry_after,
+            summary: self.to_string(),
+        }
+    }
+
     /// A bare error; the constructors below fill in the rest.
     pub(crate) fn new(kind: ErrorKind, fault: Fault, retryable: bool) -> Self {
         DvcqgError {

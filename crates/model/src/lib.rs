@@ -11,6 +11,7 @@ pub mod document;
 pub mod dossier;
 pub mod finding;
 pub mod org;
+pub mod partner;
 pub mod status;
 pub mod time;
 
@@ -26,6 +27,7 @@ pub use dossier::{
 };
 pub use finding::{Finding, Severity};
 pub use org::{OrganId, OrganIdClass, Organisation};
+pub use partner::{Fault, PartnerFailure};
 pub use status::{KnownStatus, StatusCode, StatusReport};
 pub use time::{LenientDate, LenientTimestamp};
 

@@ -62,27 +62,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
-/// Who is at fault for a failed call (identical to `lienthong_dvcqg::Fault`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Fault {
-    /// The gateway: configuration (credentials, URLs, certificates) or a request the axis
-    /// cannot accept. Retrying does not help until someone changes something here.
-    Us,
-    /// The axis (or a proxy in front of it): it answered, but not with a success.
-    Partner,
-    /// The path between: no answer (timeout, connection refused or reset).
-    Network,
-}
-
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Fault::Us => "our fault",
-            Fault::Partner => "partner fault",
-            Fault::Network => "network fault",
-        })
-    }
-}
+/// Who is at fault: the project-wide classification, shared with every partner client.
+pub use lienthong_model::Fault;
 
 /// What went wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -161,6 +142,21 @@ pub struct VdxpError {
 }
 
 impl VdxpError {
+    /// The project-wide shape of this failure, for routes and operators.
+    pub fn to_failure(&self) -> lienthong_model::PartnerFailure {
+        lienthong_model::PartnerFailure {
+            partner: "vdxp",
+            operation: self.operation,
+            fault: self.fault,
+            retryable: self.retryable,
+            needs_review: false,
+            error_code: self.error_code.clone(),
+            message: self.message.clone(),
+            retry_after: self.retry_after,
+            summary: self.to_string(),
+        }
+    }
+
     /// A bare error; the constructors below fill in the rest.
     pub(crate) fn new(kind: ErrorKind, fault: Fault, retryable: bool) -> Self {
         VdxpError {
