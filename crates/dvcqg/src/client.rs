@@ -63,7 +63,7 @@ use serde_json::Value;
 use tokio::sync::{Mutex, Semaphore};
 use tracing::{debug, info, warn};
 
-use crate::error::{DvcqgError, ErrorKind, Fault, chain, parse_retry_after};
+use crate::error::{DvcqgError, ErrorKind, Fault, chain};
 use crate::wire::{
     self, DossierItem, MAX_PROGRESS_ITEMS_PER_CALL, Outcome, ProgressItem, Response,
     StatusSyncItem, classify, service, session_of,
@@ -667,7 +667,7 @@ impl Inner {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+            .and_then(|v| lienthong_model::partner::parse_retry_after(v, jiff::Timestamp::now()));
         let bytes = response
             .bytes()
             .await

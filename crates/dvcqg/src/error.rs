@@ -174,11 +174,7 @@ impl DvcqgError {
 
     /// A non-2xx HTTP status.
     pub(crate) fn http(service: &'static str, status: u16, retry_after: Option<Duration>) -> Self {
-        let (fault, retryable) = match status {
-            408 => (Fault::Network, true),
-            429 | 500..=599 => (Fault::Partner, true),
-            _ => (Fault::Us, false),
-        };
+        let (fault, retryable) = lienthong_model::partner::http_status_fault(status);
         DvcqgError {
             service,
             retry_after,
@@ -287,42 +283,9 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
 #[error("{0}")]
 struct Detail(String);
 
-/// Reads a `Retry-After` value: delay-seconds, or an HTTP date (RFC 9110 §10.2.3; the
-/// IMF-fixdate form is RFC 2822). A date in the past gives zero.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    static PARSER: jiff::fmt::rfc2822::DateTimeParser = jiff::fmt::rfc2822::DateTimeParser::new();
-    let at = PARSER.parse_timestamp(value).ok()?;
-    let wait = jiff::Timestamp::now().duration_until(at);
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_forms() {
-        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(Duration::ZERO)
-        );
-        let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(120);
-        let text = jiff::fmt::rfc2822::DateTimePrinter::new()
-            .timestamp_to_rfc9110_string(&later)
-            .expect("print");
-        let d = parse_retry_after(&text).expect("date");
-        assert!(
-            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
-            "{d:?}"
-        );
-        assert_eq!(parse_retry_after("soon"), None);
-        assert_eq!(parse_retry_after("-1"), None);
-    }
 
     #[test]
     fn http_classification() {

@@ -64,7 +64,7 @@ use serde::Deserialize;
 use tokio::sync::Semaphore;
 use tracing::{debug, warn};
 
-use crate::error::{ErrorKind, Fault, VdxpError, chain, parse_retry_after};
+use crate::error::{ErrorKind, Fault, VdxpError, chain};
 use crate::sign::{self, CONTENT_TYPE, JSON, OCTET_STREAM};
 use crate::wire::{
     Agency, AgencyQd20, DeliveryStatus, DocId, Envelope, MessageType, NewAgency, ReceivedItem,
@@ -837,7 +837,7 @@ impl VdxpClient {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(parse_retry_after);
+            .and_then(|v| lienthong_model::partner::parse_retry_after(v, jiff::Timestamp::now()));
         let bytes = response
             .bytes()
             .await

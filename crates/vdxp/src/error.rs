@@ -207,11 +207,7 @@ impl VdxpError {
         status: u16,
         retry_after: Option<Duration>,
     ) -> Self {
-        let (fault, retryable) = match status {
-            408 => (Fault::Network, true),
-            429 | 500..=599 => (Fault::Partner, true),
-            _ => (Fault::Us, false),
-        };
+        let (fault, retryable) = lienthong_model::partner::http_status_fault(status);
         VdxpError {
             operation,
             retry_after,
@@ -325,19 +321,6 @@ pub(crate) fn chain(e: &dyn StdError) -> String {
 #[error("{0}")]
 struct Detail(String);
 
-/// Reads a `Retry-After` value: delay-seconds, or an HTTP date (RFC 9110 §10.2.3). A date
-/// in the past gives zero.
-pub fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    static PARSER: jiff::fmt::rfc2822::DateTimeParser = jiff::fmt::rfc2822::DateTimeParser::new();
-    let at = PARSER.parse_timestamp(value).ok()?;
-    let wait = jiff::Timestamp::now().duration_until(at);
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,15 +370,5 @@ mod tests {
             let e = VdxpError::http("x", status, None);
             assert_eq!((e.fault, e.retryable), (Fault::Us, false), "{status}");
         }
-    }
-
-    #[test]
-    fn retry_after_forms() {
-        assert_eq!(parse_retry_after(" 7 "), Some(Duration::from_secs(7)));
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon"), None);
     }
 }
