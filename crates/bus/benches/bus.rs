@@ -1,0 +1,2 @@
+//! Benchmark `bus` (placeholder until the backends land).
+fn main() {}
