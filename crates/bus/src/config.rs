@@ -42,6 +42,18 @@ impl RouteSpec {
     }
 }
 
+/// The routes of the gateway with their partition counts: the topology exported in
+/// `deploy/rabbitmq/definitions.json`. The service may configure others.
+pub fn standard_routes() -> Vec<RouteSpec> {
+    vec![
+        RouteSpec::new("dossier.sync", 8),
+        RouteSpec::new("dossier.progress", 8),
+        RouteSpec::new("document.outbound", 4),
+        RouteSpec::new("document.inbound", 4),
+        RouteSpec::new("status.inbound", 4),
+    ]
+}
+
 /// Everything the bus needs to open.
 #[derive(Clone, Debug)]
 pub struct BusConfig {
@@ -189,7 +201,10 @@ mod tests {
         let c = cfg();
         c.check().expect("defaults are valid");
         assert_eq!(c.delay_tier(Duration::from_secs(1)), Duration::from_secs(5));
-        assert_eq!(c.delay_tier(Duration::from_secs(31)), Duration::from_secs(120));
+        assert_eq!(
+            c.delay_tier(Duration::from_secs(31)),
+            Duration::from_secs(120)
+        );
         assert_eq!(
             c.delay_tier(Duration::from_secs(999_999)),
             Duration::from_secs(21600)
@@ -204,9 +219,19 @@ mod tests {
         assert!(e.contains("routes[1].name"), "{e}");
         let mut c = cfg();
         c.retry_delays = vec![Duration::from_secs(5), Duration::from_secs(5)];
-        assert!(c.check().expect_err("not ascending").to_string().contains("retry_delays"));
+        assert!(
+            c.check()
+                .expect_err("not ascending")
+                .to_string()
+                .contains("retry_delays")
+        );
         let mut c = cfg();
         c.routes[0].partitions = 0;
-        assert!(c.check().expect_err("zero").to_string().contains("partitions"));
+        assert!(
+            c.check()
+                .expect_err("zero")
+                .to_string()
+                .contains("partitions")
+        );
     }
 }

@@ -42,7 +42,7 @@ pub mod message;
 pub mod ops;
 pub mod store;
 
-pub use config::{Backend, BusConfig, RouteSpec};
+pub use config::{Backend, BusConfig, RouteSpec, standard_routes};
 pub use error::BusError;
 pub use message::{Delivery, Message, Reason, RetryOutcome};
 pub use ops::{ParkedFilter, ParkedMessage, ParkedStatus, QueueInfo, Selection};

@@ -2,8 +2,8 @@
 //! memory) and claim-check bodies. SQLite (one node; the embedded queue's own file) or
 //! PostgreSQL (several nodes sharing a broker), through sqlx with queries checked at run time.
 
-use crate::ops::{ParkedFilter, ParkedMessage, Selection};
 use crate::BusError;
+use crate::ops::{ParkedFilter, ParkedMessage, Selection};
 use bytes::Bytes;
 
 /// The store.
@@ -67,7 +67,12 @@ impl Store {
     }
 
     /// Marks one parked message replayed by `operator` (only if still parked).
-    pub async fn mark_replayed(&self, route: &str, id: &str, operator: &str) -> Result<(), BusError> {
+    pub async fn mark_replayed(
+        &self,
+        route: &str,
+        id: &str,
+        operator: &str,
+    ) -> Result<(), BusError> {
         let _ = (route, id, operator);
         todo!()
     }

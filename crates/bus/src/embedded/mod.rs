@@ -29,7 +29,11 @@ impl EmbeddedBus {
     pub(crate) async fn queues(&self) -> Result<Vec<QueueInfo>, BusError> {
         todo!()
     }
-    pub(crate) async fn replay(&self, selection: &Selection, operator: &str) -> Result<u64, BusError> {
+    pub(crate) async fn replay(
+        &self,
+        selection: &Selection,
+        operator: &str,
+    ) -> Result<u64, BusError> {
         let _ = (selection, operator);
         todo!()
     }
@@ -49,7 +53,12 @@ impl Settle {
         let _ = d;
         todo!()
     }
-    pub(crate) async fn retry(self, d: &Delivery, delay: Duration, reason: &Reason) -> Result<Duration, BusError> {
+    pub(crate) async fn retry(
+        self,
+        d: &Delivery,
+        delay: Duration,
+        reason: &Reason,
+    ) -> Result<Duration, BusError> {
         let _ = (d, delay, reason);
         todo!()
     }
