@@ -91,6 +91,7 @@ async fn declaring_twice_is_idempotent_and_a_disagreeing_queue_is_named() {
     other.delivery_limit = c.delivery_limit + 1;
     match Bus::open(other).await {
         Err(BusError::Topology { queue, detail }) => {
+            eprintln!("topology error: queue {queue}: {detail}");
             assert_eq!(queue, format!("{prefix}.topo.p0"));
             assert!(detail.contains("x-delivery-limit"), "{detail}");
             assert!(detail.contains("definitions.json"), "{detail}");
@@ -234,6 +235,7 @@ async fn deliveries_dropped_past_the_limit_are_parked_via_the_dead_queue() {
     assert_eq!(p.key, "k");
     assert_eq!(p.body_size, 3);
     assert_eq!(p.headers.get("kind").map(String::as_str), Some("poison"));
+    eprintln!("parked reason: {}", p.reason);
     assert!(p.reason.contains("without being settled"), "{}", p.reason);
     // Nothing more is delivered.
     assert!(
