@@ -133,18 +133,13 @@ async fn consume_once(
     };
     loop {
         let next = tokio::select! {
-            _ = stop.changed() => None,
+            // An error means the stop sender is gone: stop as well.
+            r = stop.changed() => if r.is_err() || *stop.borrow() { None } else { continue },
             n = consumer.next() => Some(n),
         };
-        let item = match next {
-            None => {
-                if *stop.borrow() {
-                    cancel(&ch, &consumer).await;
-                    return Ended::Stopped;
-                }
-                continue;
-            }
-            Some(item) => item,
+        let Some(item) = next else {
+            cancel(&ch, &consumer).await;
+            return Ended::Stopped;
         };
         match item {
             Some(Ok(d)) => match sink {
