@@ -63,10 +63,10 @@ fn crash_child() {
             let published = published.try_clone().expect("clone");
             let round = round.clone();
             tokio::spawn(async move {
-                for i in 0.. {
+                for i in 0u64.. {
                     let id = format!("{round}-{t}-{i}");
                     // Every 10th body is claim-checked.
-                    let size = if i % 10 == 0 { 4096 } else { 100 };
+                    let size = if i.is_multiple_of(10) { 4096 } else { 100 };
                     bus.publish(Message::new(
                         &id,
                         "r",
@@ -84,7 +84,7 @@ fn crash_child() {
             log(&received, format!("R {}\n", d.message.id));
             n += 1;
             // Leave some deliveries unsettled for a while (they are in hand at the kill).
-            if n % 50 == 0 {
+            if n.is_multiple_of(50) {
                 tokio::spawn(async move {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     d.ack().await.expect("ack");

@@ -232,7 +232,6 @@ impl EmbeddedBus {
     }
 
     pub(crate) async fn consume(&self, route: &str, prefetch: u16) -> Result<Consumer, BusError> {
-        self.config.route(route)?;
         let prefetch = prefetch.max(1);
         let spec = self.config.route(route)?;
         let capacity = usize::from(prefetch) * usize::from(spec.partitions);
