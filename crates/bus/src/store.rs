@@ -320,8 +320,6 @@ fn checked_limit(limit: u32) -> i64 {
     i64::from(limit.min(MAX_PAGE))
 }
 
-// The `pub(crate)` helpers on SQLite connections are for the embedded backend.
-#[allow(dead_code)]
 impl Store {
     /// Opens (creating tables if missing) the store at `url`: `sqlite://PATH?mode=rwc` or
     /// `postgres://…`; table names start with `prefix`.
