@@ -1,0 +1,486 @@
+//! What is specific to the embedded backend: the lock file, group commit under concurrency,
+//! leases released at reopen, the delivery limit across crashes, claim check in the file,
+//! replay, and a quick throughput check (ignored by default).
+
+use lienthong_bus::{
+    Backend, Bus, BusConfig, BusError, Message, ParkedFilter, ParkedStatus, Reason, RetryOutcome,
+    RouteSpec, Selection, headers,
+};
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+static N: AtomicU32 = AtomicU32::new(0);
+
+fn temp_path() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "lienthong-emb-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join("bus.db")
+}
+
+fn config(path: &Path) -> BusConfig {
+    let mut c = BusConfig::new(
+        Backend::Embedded {
+            path: path.to_path_buf(),
+        },
+        vec![RouteSpec::new("r", 4), RouteSpec::new("other", 1)],
+    );
+    c.retry_delays = vec![Duration::from_millis(100), Duration::from_millis(300)];
+    c.claim_check_above = 1024;
+    c.max_body = 64 * 1024;
+    c.delivery_limit = 3;
+    c
+}
+
+async fn next(c: &mut lienthong_bus::Consumer) -> lienthong_bus::Delivery {
+    tokio::time::timeout(Duration::from_secs(10), c.next())
+        .await
+        .expect("a delivery within 10 s")
+        .expect("bus open")
+}
+
+async fn nothing_within(c: &mut lienthong_bus::Consumer, ms: u64) {
+    if let Ok(d) = tokio::time::timeout(Duration::from_millis(ms), c.next()).await {
+        panic!("unexpected delivery {d:?}");
+    }
+}
+
+#[tokio::test]
+async fn lock_file_keeps_a_second_owner_out() {
+    let path = temp_path();
+    let bus = Bus::open(config(&path)).await.expect("open");
+    assert_eq!(bus.backend_name(), "embedded");
+    let Err(e) = Bus::open(config(&path)).await else {
+        panic!("a second owner must be refused");
+    };
+    assert!(matches!(e, BusError::Unavailable { .. }), "{e}");
+    assert!(e.to_string().contains("bus.db.lock"), "{e}");
+    bus.close().await;
+    let again = Bus::open(config(&path)).await.expect("reopen after close");
+    again.close().await;
+}
+
+#[tokio::test]
+async fn publish_consume_ack_in_order_with_depth_and_queues() {
+    let path = temp_path();
+    let bus = Bus::open(config(&path)).await.expect("open");
+    let msgs: Vec<Message> = (0..40)
+        .map(|i| {
+            Message::new(format!("m{i}"), "r", format!("k{}", i % 5), vec![i as u8])
+                .header("h", "v")
+        })
+        .collect();
+    bus.publish_batch(msgs).await.expect("publish");
+    assert_eq!(bus.depth("r").await.expect("depth"), 40);
+    assert_eq!(bus.depth("other").await.expect("depth"), 0);
+    assert!(matches!(
+        bus.depth("nope").await,
+        Err(BusError::UnknownRoute(_))
+    ));
+    let mut c = bus.consume("r", 2).await.expect("consume");
+    // A second consumer of the same route is refused while the first lives.
+    assert!(matches!(
+        bus.consume("r", 2).await,
+        Err(BusError::Config(_))
+    ));
+    let mut last: HashMap<String, usize> = HashMap::new();
+    for _ in 0..40 {
+        let d = next(&mut c).await;
+        assert_eq!(d.attempt, 1);
+        assert!(!d.redelivered);
+        assert_eq!(d.message.headers.get("h").map(String::as_str), Some("v"));
+        let n: usize = d.message.id[1..].parse().expect("number");
+        if let Some(prev) = last.insert(d.message.key.clone(), n) {
+            assert!(prev < n, "per-key order: {prev} then {n}");
+        }
+        d.ack().await.expect("ack");
+    }
+    nothing_within(&mut c, 200).await;
+    assert_eq!(bus.depth("r").await.expect("depth"), 0);
+    let q = bus.queues().await.expect("queues");
+    let r = q.iter().find(|q| q.route == "r").expect("route r");
+    assert_eq!(
+        (r.ready, r.unacked, r.waiting_retry, r.parked),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(r.consumers, 4);
+    assert!(r.published_per_s > 0.0 && r.acked_per_s > 0.0, "{r:?}");
+    drop(c);
+    // Once the first consumer is gone, consuming again works.
+    let c2 = bus.consume("r", 1).await.expect("consume again");
+    drop(c2);
+    bus.close().await;
+}
+
+#[tokio::test]
+async fn prefetch_bounds_leases_per_partition() {
+    let path = temp_path();
+    let bus = Bus::open(config(&path)).await.expect("open");
+    // All on one key: one partition.
+    let msgs: Vec<Message> = (0..10)
+        .map(|i| Message::new(format!("m{i}"), "r", "same", vec![1]))
+        .collect();
+    bus.publish_batch(msgs).await.expect("publish");
+    let mut c = bus.consume("r", 3).await.expect("consume");
+    let mut held = Vec::new();
+    for i in 0..3 {
+        let d = next(&mut c).await;
+        assert_eq!(d.message.id, format!("m{i}"));
+        held.push(d);
+    }
+    nothing_within(&mut c, 200).await;
+    let q = bus.queues().await.expect("queues");
+    let r = q.iter().find(|q| q.route == "r").expect("r");
+    assert_eq!((r.ready, r.unacked), (7, 3));
+    assert_eq!(bus.depth("r").await.expect("depth"), 7);
+    held.remove(0).ack().await.expect("ack");
+    assert_eq!(next(&mut c).await.message.id, "m3");
+    bus.close().await;
+}
+
+#[tokio::test]
+async fn retry_rounds_to_the_tier_and_comes_back_later() {
+    let path = temp_path();
+    let bus = Bus::open(config(&path)).await.expect("open");
+    bus.publish(Message::new("a", "r", "k", "x"))
+        .await
+        .expect("publish");
+    let mut c = bus.consume("r", 4).await.expect("consume");
+    let d = next(&mut c).await;
+    let t0 = Instant::now();
+    let out = d
+        .retry_after(
+            Duration::from_millis(150),
+            Reason::new("boom").partner_code("P1"),
+        )
+        .await
+        .expect("retry");
+    assert_eq!(
+        out,
+        RetryOutcome::Scheduled {
+            attempt: 2,
+            delay: Duration::from_millis(300)
+        }
+    );
+    let q = bus.queues().await.expect("queues");
+    assert_eq!(q[0].waiting_retry, 1);
+    assert_eq!(bus.depth("r").await.expect("depth"), 1);
+    let d = next(&mut c).await;
+    assert!(
+        t0.elapsed() >= Duration::from_millis(290),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(d.attempt, 2);
+    assert_eq!(d.first_error.as_deref(), Some("boom"));
+    assert_eq!(d.last_error.as_deref(), Some("boom"));
+    let out = d
+        .retry_after(Duration::from_millis(1), Reason::new("again"))
+        .await
+        .expect("retry");
+    assert_eq!(
+        out,
+        RetryOutcome::Scheduled {
+            attempt: 3,
+            delay: Duration::from_millis(100)
+        }
+    );
+    let d = next(&mut c).await;
+    assert_eq!(d.first_error.as_deref(), Some("boom"));
+    assert_eq!(d.last_error.as_deref(), Some("again"));
+    d.park(Reason::new("permanent").partner_code("E9"))
+        .await
+        .expect("park");
+    let p = bus.parked(&ParkedFilter::default()).await.expect("parked");
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].attempts, 3);
+    assert_eq!(p[0].reason, "permanent");
+    assert_eq!(p[0].partner_code.as_deref(), Some("E9"));
+    assert_eq!(p[0].first_error.as_deref(), Some("boom"));
+    assert_eq!(bus.depth("r").await.expect("depth"), 0);
+    bus.close().await;
+}
+
+#[tokio::test]
+async fn claim_check_park_replay_discard() {
+    let path = temp_path();
+    let bus = Bus::open(config(&path)).await.expect("open");
+    let big = vec![7u8; 5000];
+    assert!(matches!(
+        bus.publish(Message::new("huge", "r", "k", vec![0u8; 70_000]))
+            .await,
+        Err(BusError::TooLarge { .. })
+    ));
+    assert!(matches!(
+        bus.publish(Message::new("", "r", "k", "x")).await,
+        Err(BusError::InvalidMessage { .. })
+    ));
+    assert!(matches!(
+        bus.publish(Message::new("x", "nope", "k", "x")).await,
+        Err(BusError::UnknownRoute(_))
+    ));
+    bus.publish(Message::new("big", "r", "k", big.clone()).header("a", "b"))
+        .await
+        .expect("publish");
+    bus.publish(Message::new("small", "r", "k", "s"))
+        .await
+        .expect("publish");
+    let mut c = bus.consume("r", 4).await.expect("consume");
+    let d = next(&mut c).await;
+    assert_eq!(d.message.id, "big");
+    assert_eq!(
+        &d.message.body[..],
+        &big[..],
+        "claim-checked body comes back"
+    );
+    d.park(Reason::new("bad")).await.expect("park");
+    let d = next(&mut c).await;
+    d.park(Reason::new("bad too")).await.expect("park");
+    let p = bus
+        .parked(&ParkedFilter {
+            ids: vec!["big".into()],
+            ..ParkedFilter::default()
+        })
+        .await
+        .expect("parked");
+    assert_eq!(p[0].body_size, 5000);
+    let claim = p[0].claim.clone().expect("claim kept while parked");
+    assert_eq!(p[0].headers.get("a").map(String::as_str), Some("b"));
+    let q = bus.queues().await.expect("queues");
+    assert_eq!(q[0].parked, 2);
+
+    // Replay the big one: it comes back with attempt 1, its body and the replayed-by header.
+    let n = bus
+        .replay(
+            &Selection::One {
+                route: "r".into(),
+                id: "big".into(),
+            },
+            "ops",
+        )
+        .await
+        .expect("replay");
+    assert_eq!(n, 1);
+    let d = next(&mut c).await;
+    assert_eq!(d.message.id, "big");
+    assert_eq!(d.attempt, 1);
+    assert_eq!(&d.message.body[..], &big[..]);
+    assert_eq!(
+        d.message
+            .headers
+            .get(headers::REPLAYED_BY)
+            .map(String::as_str),
+        Some("ops")
+    );
+    d.ack().await.expect("ack");
+    let replayed = bus
+        .parked(&ParkedFilter {
+            status: Some(ParkedStatus::Replayed),
+            ..ParkedFilter::default()
+        })
+        .await
+        .expect("parked");
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(replayed[0].resolved_by.as_deref(), Some("ops"));
+    // The ack deleted the blob.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("connect");
+    let blobs: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM lienthong_blobs WHERE id = '{claim}'"
+    )))
+    .fetch_one(&pool)
+    .await
+    .expect("count");
+    assert_eq!(blobs, 0);
+
+    // Discard the other one.
+    assert_eq!(
+        bus.discard(&Selection::All, "ops", "obsolete")
+            .await
+            .expect("discard"),
+        1
+    );
+    assert_eq!(bus.queues().await.expect("queues")[0].parked, 0);
+    nothing_within(&mut c, 200).await;
+    bus.close().await;
+}
+
+#[tokio::test]
+async fn dropped_delivery_is_redelivered_then_parked_at_the_limit() {
+    let path = temp_path();
+    let bus = Bus::open(config(&path)).await.expect("open");
+    bus.publish(Message::new("poison", "r", "k", "x"))
+        .await
+        .expect("publish");
+    let mut c = bus.consume("r", 1).await.expect("consume");
+    let d = next(&mut c).await;
+    assert!(!d.redelivered);
+    drop(d);
+    let d = next(&mut c).await;
+    assert!(d.redelivered);
+    drop(d);
+    let d = next(&mut c).await;
+    drop(d);
+    nothing_within(&mut c, 300).await;
+    let p = bus.parked(&ParkedFilter::default()).await.expect("parked");
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].reason, "delivered 3 times without being settled");
+    bus.close().await;
+}
+
+#[tokio::test]
+async fn leases_are_released_at_reopen_and_count_towards_the_limit() {
+    let path = temp_path();
+    let mut cfg = config(&path);
+    cfg.delivery_limit = 2;
+    let bus = Bus::open(cfg.clone()).await.expect("open");
+    bus.publish_batch(vec![
+        Message::new("a", "r", "k", "1"),
+        Message::new("b", "r", "k", "2"),
+    ])
+    .await
+    .expect("publish");
+    let mut c = bus.consume("r", 1).await.expect("consume");
+    let held = next(&mut c).await;
+    assert_eq!(held.message.id, "a");
+    // "Crash": the bus goes away with the delivery in hand.
+    bus.close().await;
+    drop(c);
+    drop(held);
+
+    let bus = Bus::open(cfg.clone()).await.expect("reopen");
+    let q = bus.queues().await.expect("queues");
+    assert_eq!((q[0].ready, q[0].unacked), (2, 0));
+    let mut c = bus.consume("r", 1).await.expect("consume");
+    let held = next(&mut c).await;
+    assert_eq!(held.message.id, "a");
+    assert!(held.redelivered);
+    bus.close().await;
+    drop(c);
+    drop(held);
+
+    // Second unsettled delivery: at the limit of 2, parked at open.
+    let bus = Bus::open(cfg).await.expect("reopen");
+    let p = bus.parked(&ParkedFilter::default()).await.expect("parked");
+    assert_eq!(p.len(), 1);
+    assert_eq!(p[0].id, "a");
+    assert_eq!(p[0].reason, "delivered 2 times without being settled");
+    let mut c = bus.consume("r", 1).await.expect("consume");
+    let d = next(&mut c).await;
+    assert_eq!(d.message.id, "b");
+    d.ack().await.expect("ack");
+    bus.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_under_concurrency_loses_nothing() {
+    let path = temp_path();
+    let bus = Bus::open(config(&path)).await.expect("open");
+    let publishers = 16;
+    let each = 150;
+    let mut tasks = Vec::new();
+    for t in 0..publishers {
+        let bus = bus.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..each {
+                bus.publish(Message::new(
+                    format!("p{t}-{i}"),
+                    "r",
+                    format!("key{t}"),
+                    format!("{i}"),
+                ))
+                .await
+                .expect("publish");
+            }
+        }));
+    }
+    let mut c = bus.consume("r", 8).await.expect("consume");
+    let mut seen = HashSet::new();
+    let mut last: HashMap<String, i32> = HashMap::new();
+    let mut acks = Vec::new();
+    while seen.len() < publishers * each {
+        let d = next(&mut c).await;
+        let i: i32 = std::str::from_utf8(&d.message.body)
+            .expect("utf8")
+            .parse()
+            .expect("number");
+        let prev = last.insert(d.message.key.clone(), i).unwrap_or(-1);
+        assert_eq!(prev + 1, i, "per-key publish order for {}", d.message.key);
+        assert!(
+            seen.insert(d.message.id.clone()),
+            "duplicate {}",
+            d.message.id
+        );
+        acks.push(tokio::spawn(d.ack()));
+    }
+    for t in tasks {
+        t.await.expect("publisher");
+    }
+    for a in acks {
+        a.await.expect("task").expect("ack");
+    }
+    nothing_within(&mut c, 200).await;
+    assert_eq!(bus.depth("r").await.expect("depth"), 0);
+    bus.close().await;
+}
+
+/// Quick throughput check: `cargo test -p lienthong-bus --test embedded_backend --release
+/// -- --ignored --nocapture throughput`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "throughput measurement"]
+async fn throughput() {
+    let path = temp_path();
+    let bus = Bus::open(config(&path)).await.expect("open");
+    let total = 20_000usize;
+    let body = vec![b'x'; 4096];
+    let mut c = bus.consume("r", 64).await.expect("consume");
+    let t0 = Instant::now();
+    let publishers = 32;
+    let mut tasks = Vec::new();
+    for t in 0..publishers {
+        let bus = bus.clone();
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..total / publishers {
+                bus.publish(Message::new(
+                    format!("p{t}-{i}"),
+                    "r",
+                    format!("key{}", i % 100),
+                    body.clone(),
+                ))
+                .await
+                .expect("publish");
+            }
+        }));
+    }
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut got = 0;
+    while got < total {
+        let d = next(&mut c).await;
+        got += 1;
+        let done = done_tx.clone();
+        tokio::spawn(async move {
+            d.ack().await.expect("ack");
+            let _ = done.send(());
+        });
+    }
+    for _ in 0..total {
+        done_rx.recv().await.expect("ack done");
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    for t in tasks {
+        t.await.expect("publisher");
+    }
+    eprintln!(
+        "embedded: {total} messages of 4 KiB published, consumed and acked in {secs:.2} s: {:.0} msg/s",
+        total as f64 / secs
+    );
+    bus.close().await;
+}
