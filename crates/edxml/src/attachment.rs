@@ -116,11 +116,11 @@ impl Base64Content {
     pub fn canonical_text(&self) -> std::borrow::Cow<'_, [u8]> {
         let t: &[u8] = &self.text;
         let has_space = memchr::memchr3(b'\n', b'\r', b' ', t).is_some() || t.contains(&b'\t');
-        if !has_space && t.len() % 4 == 0 {
+        if !has_space && t.len().is_multiple_of(4) {
             return std::borrow::Cow::Borrowed(t);
         }
         let mut clean: Vec<u8> = t.iter().copied().filter(|b| !is_b64_space(*b)).collect();
-        while clean.len() % 4 != 0 && clean.len() % 4 != 1 {
+        while !clean.len().is_multiple_of(4) && clean.len() % 4 != 1 {
             clean.push(b'=');
         }
         std::borrow::Cow::Owned(clean)

@@ -471,14 +471,15 @@ impl<'a> Reader<'a> {
                     ));
                 }
                 (_, Event::Decl(d)) => {
-                    if let Some(Ok(enc)) = d.encoding() {
-                        if !enc.eq_ignore_ascii_case("utf-8") && !enc.eq_ignore_ascii_case("utf8") {
-                            self.findings.push(
-                                Finding::warning("/", "declared encoding ignored; read as UTF-8")
-                                    .expected("UTF-8")
-                                    .found(enc.into_owned()),
-                            );
-                        }
+                    if let Some(Ok(enc)) = d.encoding()
+                        && !enc.eq_ignore_ascii_case("utf-8")
+                        && !enc.eq_ignore_ascii_case("utf8")
+                    {
+                        self.findings.push(
+                            Finding::warning("/", "declared encoding ignored; read as UTF-8")
+                                .expected("UTF-8")
+                                .found(enc.into_owned()),
+                        );
                     }
                 }
                 (_, Event::Comment(_)) => {

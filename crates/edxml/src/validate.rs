@@ -136,16 +136,16 @@ fn check_edoc(m: &EdocMessage, c: &mut Checked) {
             "recipient",
             f,
         );
-        if let Some(id) = &t.organ_id {
-            if d.to[..i].iter().any(|p| p.organ_id.as_ref() == Some(id)) {
-                f.push(
-                    Finding::warning(
-                        h(&format!("To[{}]/OrganId", i + 1)),
-                        "recipient listed twice",
-                    )
-                    .found(id.as_str()),
-                );
-            }
+        if let Some(id) = &t.organ_id
+            && d.to[..i].iter().any(|p| p.organ_id.as_ref() == Some(id))
+        {
+            f.push(
+                Finding::warning(
+                    h(&format!("To[{}]/OrganId", i + 1)),
+                    "recipient listed twice",
+                )
+                .found(id.as_str()),
+            );
         }
     }
     if d.document_id.is_none() {
@@ -179,12 +179,9 @@ fn check_edoc(m: &EdocMessage, c: &mut Checked) {
         .document_type
         .as_ref()
         .and_then(|t| t.type_code.as_deref())
+        && t.trim().parse::<u32>().is_err()
     {
-        if t.trim().parse::<u32>().is_err() {
-            f.push(
-                Finding::warning(h("DocumentType/Type"), "document type is not a number").found(t),
-            );
-        }
+        f.push(Finding::warning(h("DocumentType/Type"), "document type is not a number").found(t));
     }
     if let Some(o) = &d.other_info {
         code_in(

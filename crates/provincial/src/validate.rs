@@ -81,20 +81,20 @@ fn order(
     earlier: (&str, Option<Timestamp>),
     error: bool,
 ) {
-    if let ((lname, Some(l)), (ename, Some(e))) = (later, earlier) {
-        if l < e {
-            let msg = format!("{lname} is before {ename}");
-            let finding = if error {
-                Finding::error(format!("/{lname}"), msg)
-            } else {
-                Finding::warning(format!("/{lname}"), msg)
-            };
-            f.push(
-                finding
-                    .expected(format!("a time not before {ename} ({})", local(e)))
-                    .found(local(l)),
-            );
-        }
+    if let ((lname, Some(l)), (ename, Some(e))) = (later, earlier)
+        && l < e
+    {
+        let msg = format!("{lname} is before {ename}");
+        let finding = if error {
+            Finding::error(format!("/{lname}"), msg)
+        } else {
+            Finding::warning(format!("/{lname}"), msg)
+        };
+        f.push(
+            finding
+                .expected(format!("a time not before {ename} ({})", local(e)))
+                .found(local(l)),
+        );
     }
 }
 
@@ -159,14 +159,14 @@ pub fn validate_dossier_with(d: &Dossier, policy: &Policy) -> Vec<Finding> {
             Some(true) => {}
         }
     }
-    if let Some(code) = &d.procedure.field_code {
-        if !is_strict_field_code(code) {
-            f.push(
-                Finding::warning("/procedure/field_code", "field code in an unusual form")
-                    .expected("e.g. G03-GD10")
-                    .found(code.clone()),
-            );
-        }
+    if let Some(code) = &d.procedure.field_code
+        && !is_strict_field_code(code)
+    {
+        f.push(
+            Finding::warning("/procedure/field_code", "field code in an unusual form")
+                .expected("e.g. G03-GD10")
+                .found(code.clone()),
+        );
     }
     for (i, doc) in d.applicant.identity_documents.iter().enumerate() {
         if !doc.kind.fits(&doc.number) {
@@ -197,14 +197,14 @@ pub fn validate_dossier_with(d: &Dossier, policy: &Policy) -> Vec<Finding> {
         ("/applicant/phone", &d.applicant.phone),
         ("/applicant/fax", &d.applicant.fax),
     ] {
-        if let Some(p) = phone {
-            if !is_phone(p) {
-                // Personal data: say what is wrong, never echo the number.
-                f.push(
-                    Finding::error(path, "not a phone number")
-                        .expected("8 to 15 digits, optionally with +, spaces, dots, dashes or ()"),
-                );
-            }
+        if let Some(p) = phone
+            && !is_phone(p)
+        {
+            // Personal data: say what is wrong, never echo the number.
+            f.push(
+                Finding::error(path, "not a phone number")
+                    .expected("8 to 15 digits, optionally with +, spaces, dots, dashes or ()"),
+            );
         }
     }
     let urls = d
@@ -329,16 +329,16 @@ pub fn validate_dossier_with(d: &Dossier, policy: &Policy) -> Vec<Finding> {
         }
     }
     for (i, s) in d.supplement_requests.iter().enumerate() {
-        if let (Some(r), Some(q)) = (s.received_at, s.requested_at) {
-            if r < q {
-                f.push(
-                    Finding::error(
-                        format!("/supplement_requests/{i}/received_at"),
-                        "supplement received before it was requested",
-                    )
-                    .found(local(r)),
-                );
-            }
+        if let (Some(r), Some(q)) = (s.received_at, s.requested_at)
+            && r < q
+        {
+            f.push(
+                Finding::error(
+                    format!("/supplement_requests/{i}/received_at"),
+                    "supplement received before it was requested",
+                )
+                .found(local(r)),
+            );
         }
     }
     f

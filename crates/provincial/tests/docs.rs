@@ -824,10 +824,9 @@ fn declared_paths<'a>(root: &'a Value, full: &Value) -> Vec<(String, &'a Value, 
             }
         } else if let (Some(items), Some(first)) =
             (s.get("items"), value.as_array().and_then(|a| a.first()))
+            && target(root, items).get("properties").is_some()
         {
-            if target(root, items).get("properties").is_some() {
-                go(root, items, first, &format!("{path}/0"), out);
-            }
+            go(root, items, first, &format!("{path}/0"), out);
         }
     }
     let mut out = Vec::new();

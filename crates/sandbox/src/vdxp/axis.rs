@@ -967,10 +967,10 @@ impl State {
                 *field = value;
             }
         }
-        if let Some(s) = self.systems.iter_mut().find(|s| s.systemid == caller) {
-            if !s.hosts(&code) {
-                s.organ_ids.push(code);
-            }
+        if let Some(s) = self.systems.iter_mut().find(|s| s.systemid == caller)
+            && !s.hosts(&code)
+        {
+            s.organ_ids.push(code);
         }
         Ok(())
     }
