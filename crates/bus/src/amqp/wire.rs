@@ -87,13 +87,15 @@ pub(crate) fn get_int(t: Option<&FieldTable>, name: &str) -> Option<i64> {
     t?.inner().get(name).and_then(as_int)
 }
 
-/// Headers the broker adds (dead-lettering, delivery count): not the publisher's.
+/// Headers the broker adds (dead-lettering, delivery count) and the bus headers that
+/// [`decode`] reads into fields: not the publisher's. `x-lienthong-replayed-by` stays visible
+/// to the consumer (as on the embedded backend): it tells who sent a parked message back.
 fn broker_header(name: &str) -> bool {
     name == "x-death"
         || name == "x-delivery-count"
         || name.starts_with("x-first-death-")
         || name.starts_with("x-last-death-")
-        || name.starts_with("x-lienthong-")
+        || (name.starts_with("x-lienthong-") && name != headers::REPLAYED_BY)
 }
 
 /// The publisher's own headers (bus and broker headers removed).
