@@ -36,13 +36,25 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(run(n));
+    // `cargo bench -p lienthong-bus --bench bus -- rabbitmq` runs only the RabbitMQ part.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let wanted =
+        |part: &str| filters.is_empty() || filters.iter().any(|f| part.contains(f.as_str()));
+    rt.block_on(run(n, wanted("embedded"), wanted("rabbitmq")));
 }
 
-async fn run(n: usize) {
+async fn run(n: usize, with_embedded: bool, with_rabbitmq: bool) {
     println!("bus benchmark: {n} messages of {BODY} bytes, persistent, publish + consume with ack");
-    let embedded = embedded(n).await;
-    report("embedded (SQLite)", n, embedded, None);
+    if with_embedded {
+        let embedded = embedded(n).await;
+        report("embedded (SQLite)", n, embedded, None);
+    }
+    if !with_rabbitmq {
+        return;
+    }
     let Ok(url) = std::env::var("LIENTHONG_TEST_AMQP_URL") else {
         println!("rabbitmq: skipped: LIENTHONG_TEST_AMQP_URL is not set");
         return;
@@ -202,6 +214,8 @@ async fn raw_lapin(url: &str, n: usize) -> Duration {
                 .expect("delivery ok");
             d.ack(BasicAckOptions::default()).await.expect("ack");
         }
+        // Handed back so that it is not cancelled while the queue is deleted.
+        consumer
     });
     let mut pending: VecDeque<_> = VecDeque::with_capacity(WINDOW);
     for j in 0..n {
@@ -230,8 +244,10 @@ async fn raw_lapin(url: &str, n: usize) -> Duration {
     for confirm in pending {
         assert!(confirm.await.expect("confirm").is_ack());
     }
-    reader.await.expect("consumer task");
+    let consumer = reader.await.expect("consumer task");
     let took = start.elapsed();
+    let _ = consume.close(200, "bench done".into()).await;
+    drop(consumer);
     publish
         .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
         .await
