@@ -178,7 +178,8 @@ impl Sql {
             ),
             mark_replayed: format!(
                 "UPDATE {parked} SET status = 'replayed', resolved_by = $3, resolved_at = $4, \
-                 resolution_reason = NULL WHERE route = $1 AND id = $2 AND status = 'parked'"
+                 resolution_reason = NULL WHERE route = $1 AND id = $2 AND status = 'parked' \
+                 AND parked_at = $5"
             ),
             parked,
             blobs,
@@ -539,14 +540,20 @@ impl Store {
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// The still-parked messages of a selection with their bodies (claim-checked ones come
-    /// with an empty body and `claim` set), oldest first, at most `limit`.
+    /// The still-parked messages of a selection parked before `parked_before`, with their
+    /// bodies (claim-checked ones come with an empty body and `claim` set), oldest first, at
+    /// most `limit`.
+    ///
+    /// A replay passes the time it started as `parked_before`: a message it publishes that
+    /// fails and is parked again meanwhile is not selected again by the same replay (which
+    /// would otherwise loop on it), and stays parked for the operator.
     pub async fn select_parked(
         &self,
         selection: &Selection,
         limit: u32,
+        parked_before: Timestamp,
     ) -> Result<Vec<(ParkedMessage, Bytes)>, BusError> {
-        let (sql, args) = self.select_sql(selection);
+        let (sql, args) = self.select_sql(selection, parked_before);
         let mut out = Vec::new();
         on_pool!(self, pool => {
             let rows = bind_args!(sqlx::query(AssertSqlSafe(sql)), args)
@@ -567,8 +574,9 @@ impl Store {
         conn: &mut SqliteConnection,
         selection: &Selection,
         limit: u32,
+        parked_before: Timestamp,
     ) -> Result<Vec<(ParkedMessage, Bytes)>, BusError> {
-        let (sql, args) = self.select_sql(selection);
+        let (sql, args) = self.select_sql(selection, parked_before);
         let rows = bind_args!(sqlx::query(AssertSqlSafe(sql)), args)
             .bind(i64::from(limit))
             .fetch_all(&mut *conn)
@@ -581,8 +589,15 @@ impl Store {
         Ok(out)
     }
 
-    fn select_sql(&self, selection: &Selection) -> (String, Vec<Arg>) {
-        let (cond, args) = self.sql.selection(selection);
+    fn select_sql(&self, selection: &Selection, parked_before: Timestamp) -> (String, Vec<Arg>) {
+        let (cond, mut args) = self.sql.selection(selection);
+        args.push(Arg::Int(parked_before.as_microsecond()));
+        let before = format!("parked_at < ${}", args.len());
+        let cond = if cond.is_empty() {
+            format!(" WHERE {before}")
+        } else {
+            format!("{cond} AND {before}")
+        };
         let sql = format!(
             "SELECT {PARKED_COLUMNS} FROM {}{cond} ORDER BY parked_at, route, id LIMIT ${}",
             self.sql.parked,
@@ -591,23 +606,28 @@ impl Store {
         (sql, args)
     }
 
-    /// Marks one parked message replayed by `operator` (only if still parked).
+    /// Marks one parked message replayed by `operator`, only if it is still parked **and**
+    /// still the parking that was selected (`parked_at` as read by [`Store::select_parked`]):
+    /// a message parked again since (its replay failed again) stays parked. Whether a row
+    /// changed.
     pub async fn mark_replayed(
         &self,
         route: &str,
         id: &str,
         operator: &str,
-    ) -> Result<(), BusError> {
+        parked_at: Timestamp,
+    ) -> Result<bool, BusError> {
         let now = Timestamp::now().as_microsecond();
-        on_pool!(self, pool => sqlx::query(AssertSqlSafe(self.sql.mark_replayed.as_str()))
+        let done = on_pool!(self, pool => sqlx::query(AssertSqlSafe(self.sql.mark_replayed.as_str()))
             .bind(route)
             .bind(id)
             .bind(operator)
             .bind(now)
+            .bind(parked_at.as_microsecond())
             .execute(pool)
             .await
-            .map(|_| ()))?;
-        Ok(())
+            .map(|d| d.rows_affected()))?;
+        Ok(done > 0)
     }
 
     /// [`Store::mark_replayed`] inside an open SQLite transaction; whether a row changed.
@@ -617,12 +637,14 @@ impl Store {
         route: &str,
         id: &str,
         operator: &str,
+        parked_at: Timestamp,
     ) -> Result<bool, BusError> {
         let done = sqlx::query(AssertSqlSafe(self.sql.mark_replayed.as_str()))
             .bind(route)
             .bind(id)
             .bind(operator)
             .bind(Timestamp::now().as_microsecond())
+            .bind(parked_at.as_microsecond())
             .execute(&mut *conn)
             .await?;
         Ok(done.rows_affected() > 0)

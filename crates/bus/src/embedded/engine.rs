@@ -78,6 +78,8 @@ pub(super) enum Request {
     Replay {
         selection: Selection,
         operator: String,
+        /// When the replay was asked for: only messages parked before it are replayed.
+        started: Timestamp,
         reply: Reply<u64>,
     },
     Close {
@@ -337,15 +339,16 @@ impl Engine {
                 Request::Replay {
                     selection,
                     operator,
+                    started,
                     reply,
-                } => replays.push((selection, operator, reply)),
+                } => replays.push((selection, operator, started, reply)),
                 other => writes.push(other),
             }
         }
         self.write(writes).await;
         if !replays.is_empty() {
-            for (selection, operator, reply) in replays {
-                let r = replay(&self.ctx, &mut self.conn, &selection, &operator).await;
+            for (selection, operator, started, reply) in replays {
+                let r = replay(&self.ctx, &mut self.conn, &selection, &operator, started).await;
                 if let Ok(n) = &r {
                     self.counters
                         .published
@@ -912,13 +915,14 @@ async fn replay(
     conn: &mut SqliteConnection,
     selection: &Selection,
     operator: &str,
+    started: Timestamp,
 ) -> Result<u64, BusError> {
     let mut total = 0;
     loop {
         let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         let page = ctx
             .store
-            .select_parked_on(&mut tx, selection, REPLAY_PAGE)
+            .select_parked_on(&mut tx, selection, REPLAY_PAGE, started)
             .await?;
         let n = page.len();
         let now = now_us();
@@ -946,7 +950,7 @@ async fn replay(
                 .await?;
             if ctx
                 .store
-                .mark_replayed_on(&mut tx, &m.route, &m.id, operator)
+                .mark_replayed_on(&mut tx, &m.route, &m.id, operator, m.parked_at)
                 .await?
             {
                 total += 1;

@@ -357,6 +357,7 @@ impl EmbeddedBus {
         self.send(Request::Replay {
             selection: selection.clone(),
             operator: operator.to_string(),
+            started: Timestamp::now(),
             reply,
         })?;
         answer.await.map_err(|_| BusError::Closed)?
