@@ -59,7 +59,8 @@ fn all() -> ParkedFilter {
     }
 }
 
-async fn cases(store: &Store) {
+/// `full_unicode`: the database lowercases every letter (PostgreSQL), not only ASCII (SQLite).
+async fn cases(store: &Store, full_unicode: bool) {
     // Blobs: put is idempotent (the first body stays), get, delete.
     assert_eq!(store.get_blob("b1").await.expect("get"), None);
     store.put_blob("b1", b"hello").await.expect("put");
@@ -368,6 +369,33 @@ async fn cases(store: &Store) {
             .expect("mark x later")
     );
     assert_eq!(store.parked_count("r9").await.expect("count"), 0);
+
+    // reason_contains with Vietnamese letters: found in its exact case on both databases
+    // (and without the diacritics' case only where the database lowercases them).
+    store
+        .park(
+            &parked("vn", "v", "k", "Từ chối: ĐƠN VỊ không hợp lệ", 40),
+            Some(b"v"),
+        )
+        .await
+        .expect("park v");
+    for needle in ["ĐƠN VỊ", "Từ chối", "từ chối", "KHôNG HợP"] {
+        assert_eq!(
+            ids(&list(ParkedFilter {
+                reason_contains: Some(needle.into()),
+                ..all()
+            })
+            .await),
+            ["v"],
+            "{needle}"
+        );
+    }
+    let other_case = list(f(|f| f.reason_contains = Some("đơn vị".into()))).await;
+    if full_unicode {
+        assert_eq!(ids(&other_case), ["v"]);
+    } else {
+        assert!(other_case.is_empty(), "SQLite lowercases ASCII only");
+    }
 }
 
 async fn drop_tables_sqlite(url: &str, prefix: &str) {
@@ -399,7 +427,7 @@ async fn store_on_sqlite() {
     let store = Store::open(&url, &p).await.expect("open");
     // Opening twice is idempotent.
     let again = Store::open(&url, &p).await.expect("open again");
-    cases(&store).await;
+    cases(&store, false).await;
     drop(again);
     drop_tables_sqlite(&url, &p).await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -416,7 +444,7 @@ async fn store_on_postgres() {
     let again = Store::open(&url, &p).await.expect("open again");
     drop(again);
     // Drop the tables even when a case fails.
-    let outcome = tokio::spawn(async move { cases(&store).await }).await;
+    let outcome = tokio::spawn(async move { cases(&store, true).await }).await;
     drop_tables_pg(&url, &p).await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
