@@ -60,7 +60,11 @@ pub struct BusConfig {
     /// The backend.
     pub backend: Backend,
     /// Prefix of every queue / table name the bus creates (`lienthong`; tests use their own to
-    /// stay apart).
+    /// stay apart): `[a-z][a-z0-9._-]*`, at most 64 characters.
+    ///
+    /// SQL table names (the store, the embedded queue) spell `.` and `-` as `_`, so `a.b`,
+    /// `a-b` and `a_b` name the **same** tables: two buses sharing a store (or a SQLite file)
+    /// must have prefixes that differ in more than those three characters.
     pub prefix: String,
     /// The routes.
     pub routes: Vec<RouteSpec>,
@@ -71,8 +75,12 @@ pub struct BusConfig {
     /// Attempts before a retried message is parked (`retry_after` on attempt `max_attempts`
     /// parks instead).
     pub max_attempts: u32,
-    /// Deliveries without settlement (consumer crashed, connection lost) before the message is
-    /// parked as poison. RabbitMQ: `x-delivery-limit` of the quorum queues.
+    /// Unsettled deliveries allowed before a message is parked as poison: once it has come
+    /// back unsettled (delivery dropped, consumer crashed, connection lost) **more than**
+    /// `delivery_limit` times, i.e. on its `delivery_limit + 1`-th unsettled delivery, it is
+    /// parked instead of delivered again. RabbitMQ: `x-delivery-limit` of the quorum queues,
+    /// which counts the same way; the embedded queue does the same (on release, and at open
+    /// for the deliveries a crashed process had in hand). A retry starts the count again.
     pub delivery_limit: u32,
     /// Bodies larger than this travel by claim check (body in the store, reference on the bus).
     pub claim_check_above: usize,
@@ -129,9 +137,11 @@ impl BusConfig {
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
         };
         let bad = |what: String| Err(BusError::Config(what));
-        if !name_ok(&self.prefix) {
+        // The prefix starts SQL table names: a letter first, or they are not valid identifiers.
+        if !name_ok(&self.prefix) || !self.prefix.starts_with(|c: char| c.is_ascii_lowercase()) {
             return bad(format!(
-                "prefix: expected [a-z0-9._-], 1 to 64 characters, found {:?}",
+                "prefix: expected a lowercase letter then [a-z0-9._-], 1 to 64 characters, \
+                 found {:?}",
                 self.prefix
             ));
         }
@@ -225,6 +235,17 @@ mod tests {
                 .to_string()
                 .contains("retry_delays")
         );
+        for bad_prefix in ["", "1bus", "_bus", ".bus", "-bus", "Bus", "bus space"] {
+            let mut c = cfg();
+            c.prefix = bad_prefix.into();
+            let e = c.check().expect_err(bad_prefix).to_string();
+            assert!(e.contains("prefix: expected a lowercase letter"), "{e}");
+        }
+        for good_prefix in ["lienthong", "t1", "a.b-c_d9"] {
+            let mut c = cfg();
+            c.prefix = good_prefix.into();
+            c.check().expect(good_prefix);
+        }
         let mut c = cfg();
         c.routes[0].partitions = 0;
         assert!(

@@ -109,7 +109,8 @@ pub struct ParkedFilter {
     pub ids: Vec<String>,
     /// Partner code (exact).
     pub partner_code: Option<String>,
-    /// Substring of the reason (case-insensitive for ASCII).
+    /// Substring of the reason, case-insensitive: for ASCII letters only on SQLite (its
+    /// `LOWER`), for every letter (Vietnamese included) on PostgreSQL.
     pub reason_contains: Option<String>,
     /// Parked at or after.
     pub since: Option<Timestamp>,

@@ -2,7 +2,8 @@
 //! memory) and claim-check bodies. SQLite (one node; the embedded queue's own file) or
 //! PostgreSQL (several nodes sharing a broker), through sqlx with queries checked at run time.
 //!
-//! Two tables, named after the configured prefix (`.` and `-` become `_`):
+//! Two tables, named after the configured prefix (`.` and `-` become `_`, so prefixes that
+//! differ only in `.`, `-` and `_` share their tables):
 //! - `{prefix}_parked`: one row per parked message, primary key (route, id); parking again
 //!   overwrites the row and sets it back to `parked`. Replayed and discarded messages stay for
 //!   audit with the operator, the time and the reason.
@@ -22,6 +23,9 @@ use sqlx::{AssertSqlSafe, Row};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
+
+/// The operation named in the errors of table creation.
+const CREATE_TABLES: &str = "create the store tables";
 
 /// The largest page of [`Store::list_parked`].
 const MAX_PAGE: u32 = 1000;
@@ -128,6 +132,16 @@ const PARKED_COLUMNS: &str = "route, id, key, headers, body, body_size, claim, r
      partner_code, attempts, first_error, last_error, parked_at, status, resolved_by, \
      resolved_at, resolution_reason";
 
+/// Where a page of [`Store::select_parked`] ends: the last row's `parked_at`, route and id
+/// (the page order), so that the next page starts after it even when rows of this page stay
+/// parked.
+#[derive(Clone, Debug)]
+pub(crate) struct PageCursor {
+    pub(crate) parked_at: Timestamp,
+    pub(crate) route: String,
+    pub(crate) id: String,
+}
+
 /// A bind argument of a built `WHERE` clause.
 enum Arg {
     Text(String),
@@ -178,7 +192,8 @@ impl Sql {
             ),
             mark_replayed: format!(
                 "UPDATE {parked} SET status = 'replayed', resolved_by = $3, resolved_at = $4, \
-                 resolution_reason = NULL WHERE route = $1 AND id = $2 AND status = 'parked'"
+                 resolution_reason = NULL WHERE route = $1 AND id = $2 AND status = 'parked' \
+                 AND parked_at = $5"
             ),
             parked,
             blobs,
@@ -232,9 +247,11 @@ impl Sql {
             push("partner_code = ?", Arg::Text(c.clone()), &mut args);
         }
         if let Some(r) = &f.reason_contains {
-            let pattern = format!("%{}%", escape_like(&r.to_ascii_lowercase()));
+            // Both sides lowercased by the database, so that they agree: ASCII only on SQLite
+            // (its LOWER), every Unicode letter on PostgreSQL.
+            let pattern = format!("%{}%", escape_like(r));
             push(
-                "LOWER(reason) LIKE ? ESCAPE '\\'",
+                "LOWER(reason) LIKE LOWER(?) ESCAPE '\\'",
                 Arg::Text(pattern),
                 &mut args,
             );
@@ -366,23 +383,30 @@ impl Store {
     async fn create_tables(&self) -> Result<(), BusError> {
         match &self.pool {
             Pool::Sqlite(pool) => {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin().await.map_err(ctx(CREATE_TABLES))?;
                 for stmt in self.sql.schema() {
-                    sqlx::query(AssertSqlSafe(stmt)).execute(&mut *tx).await?;
+                    sqlx::query(AssertSqlSafe(stmt))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(ctx(CREATE_TABLES))?;
                 }
-                tx.commit().await?;
+                tx.commit().await.map_err(ctx(CREATE_TABLES))?;
             }
             Pool::Postgres(pool) => {
                 // CREATE … IF NOT EXISTS races with itself on PostgreSQL (unique violation in
                 // the catalog) when nodes start together: serialize on an advisory lock.
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin().await.map_err(ctx(CREATE_TABLES))?;
                 sqlx::query("SELECT pg_advisory_xact_lock(7243901651)")
                     .execute(&mut *tx)
-                    .await?;
+                    .await
+                    .map_err(ctx(CREATE_TABLES))?;
                 for stmt in self.sql.schema() {
-                    sqlx::query(AssertSqlSafe(stmt)).execute(&mut *tx).await?;
+                    sqlx::query(AssertSqlSafe(stmt))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(ctx(CREATE_TABLES))?;
                 }
-                tx.commit().await?;
+                tx.commit().await.map_err(ctx(CREATE_TABLES))?;
             }
         }
         Ok(())
@@ -410,7 +434,8 @@ impl Store {
             .bind(now)
             .execute(pool)
             .await
-            .map(|_| ()))?;
+            .map(|_| ()))
+        .map_err(ctx(format_args!("put claim-check body {id}")))?;
         Ok(())
     }
 
@@ -426,7 +451,8 @@ impl Store {
             .bind(body)
             .bind(Timestamp::now().as_microsecond())
             .execute(&mut *conn)
-            .await?;
+            .await
+            .map_err(ctx(format_args!("put claim-check body {id}")))?;
         Ok(())
     }
 
@@ -436,7 +462,8 @@ impl Store {
             sqlx::query_scalar(AssertSqlSafe(self.sql.get_blob.as_str()))
                 .bind(id)
                 .fetch_optional(pool)
-                .await?
+                .await
+                .map_err(ctx(format_args!("get claim-check body {id}")))?
         });
         Ok(body.map(Bytes::from))
     }
@@ -447,7 +474,8 @@ impl Store {
             .bind(id)
             .execute(pool)
             .await
-            .map(|_| ()))?;
+            .map(|_| ()))
+        .map_err(ctx(format_args!("delete claim-check body {id}")))?;
         Ok(())
     }
 
@@ -460,7 +488,8 @@ impl Store {
         sqlx::query(AssertSqlSafe(self.sql.delete_blob.as_str()))
             .bind(id)
             .execute(&mut *conn)
-            .await?;
+            .await
+            .map_err(ctx(format_args!("delete claim-check body {id}")))?;
         Ok(())
     }
 
@@ -476,7 +505,11 @@ impl Store {
             )
             .execute(pool)
             .await
-            .map(|_| ()))?;
+            .map(|_| ()))
+        .map_err(ctx(format_args!(
+            "park parked message {}/{}",
+            message.route, message.id
+        )))?;
         Ok(())
     }
 
@@ -495,7 +528,11 @@ impl Store {
             body
         )
         .execute(&mut *conn)
-        .await?;
+        .await
+        .map_err(ctx(format_args!(
+            "park parked message {}/{}",
+            message.route, message.id
+        )))?;
         Ok(())
     }
 
@@ -520,7 +557,8 @@ impl Store {
                 .bind(limit)
                 .bind(offset)
                 .fetch_all(pool)
-                .await?;
+                .await
+                .map_err(ctx("list parked messages"))?;
             for row in &rows {
                 out.push(parked_from_row!(row).0);
             }
@@ -534,25 +572,33 @@ impl Store {
             sqlx::query_scalar(AssertSqlSafe(self.sql.parked_count.as_str()))
                 .bind(route)
                 .fetch_one(pool)
-                .await?
+                .await
+                .map_err(ctx(format_args!("count parked messages of {route}")))?
         });
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
-    /// The still-parked messages of a selection with their bodies (claim-checked ones come
-    /// with an empty body and `claim` set), oldest first, at most `limit`.
+    /// The still-parked messages of a selection parked before `parked_before`, with their
+    /// bodies (claim-checked ones come with an empty body and `claim` set), oldest first, at
+    /// most `limit`.
+    ///
+    /// A replay passes the time it started as `parked_before`: a message it publishes that
+    /// fails and is parked again meanwhile is not selected again by the same replay (which
+    /// would otherwise loop on it), and stays parked for the operator.
     pub async fn select_parked(
         &self,
         selection: &Selection,
         limit: u32,
+        parked_before: Timestamp,
     ) -> Result<Vec<(ParkedMessage, Bytes)>, BusError> {
-        let (sql, args) = self.select_sql(selection);
+        let (sql, args) = self.select_sql(selection, parked_before, None);
         let mut out = Vec::new();
         on_pool!(self, pool => {
             let rows = bind_args!(sqlx::query(AssertSqlSafe(sql)), args)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
-                .await?;
+                .await
+                .map_err(ctx("select parked messages"))?;
             for row in &rows {
                 let (m, body) = parked_from_row!(row);
                 out.push((m, body.map(Bytes::from).unwrap_or_default()));
@@ -561,18 +607,22 @@ impl Store {
         Ok(out)
     }
 
-    /// [`Store::select_parked`] inside an open SQLite transaction.
+    /// [`Store::select_parked`] inside an open SQLite transaction, from after `after` (the last
+    /// row of the previous page: its parked_at, route and id) in the page order.
     pub(crate) async fn select_parked_on(
         &self,
         conn: &mut SqliteConnection,
         selection: &Selection,
         limit: u32,
+        parked_before: Timestamp,
+        after: Option<&PageCursor>,
     ) -> Result<Vec<(ParkedMessage, Bytes)>, BusError> {
-        let (sql, args) = self.select_sql(selection);
+        let (sql, args) = self.select_sql(selection, parked_before, after);
         let rows = bind_args!(sqlx::query(AssertSqlSafe(sql)), args)
             .bind(i64::from(limit))
             .fetch_all(&mut *conn)
-            .await?;
+            .await
+            .map_err(ctx("select parked messages"))?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let (m, body) = parked_from_row!(row);
@@ -581,8 +631,32 @@ impl Store {
         Ok(out)
     }
 
-    fn select_sql(&self, selection: &Selection) -> (String, Vec<Arg>) {
-        let (cond, args) = self.sql.selection(selection);
+    fn select_sql(
+        &self,
+        selection: &Selection,
+        parked_before: Timestamp,
+        after: Option<&PageCursor>,
+    ) -> (String, Vec<Arg>) {
+        let (cond, mut args) = self.sql.selection(selection);
+        args.push(Arg::Int(parked_before.as_microsecond()));
+        let mut extra = format!("parked_at < ${}", args.len());
+        if let Some(c) = after {
+            // (parked_at, route, id) > the cursor, spelled out for both dialects.
+            let n = args.len();
+            args.push(Arg::Int(c.parked_at.as_microsecond()));
+            args.push(Arg::Text(c.route.clone()));
+            args.push(Arg::Text(c.id.clone()));
+            let (t, r, i) = (n + 1, n + 2, n + 3);
+            extra.push_str(&format!(
+                " AND (parked_at > ${t} OR (parked_at = ${t} AND (route > ${r} \
+                 OR (route = ${r} AND id > ${i}))))"
+            ));
+        }
+        let cond = if cond.is_empty() {
+            format!(" WHERE {extra}")
+        } else {
+            format!("{cond} AND {extra}")
+        };
         let sql = format!(
             "SELECT {PARKED_COLUMNS} FROM {}{cond} ORDER BY parked_at, route, id LIMIT ${}",
             self.sql.parked,
@@ -591,23 +665,32 @@ impl Store {
         (sql, args)
     }
 
-    /// Marks one parked message replayed by `operator` (only if still parked).
+    /// Marks one parked message replayed by `operator`, only if it is still parked **and**
+    /// still the parking that was selected (`parked_at` as read by [`Store::select_parked`]):
+    /// a message parked again since (its replay failed again) stays parked. Whether a row
+    /// changed.
     pub async fn mark_replayed(
         &self,
         route: &str,
         id: &str,
         operator: &str,
-    ) -> Result<(), BusError> {
+        parked_at: Timestamp,
+    ) -> Result<bool, BusError> {
         let now = Timestamp::now().as_microsecond();
-        on_pool!(self, pool => sqlx::query(AssertSqlSafe(self.sql.mark_replayed.as_str()))
+        let done =
+            on_pool!(self, pool => sqlx::query(AssertSqlSafe(self.sql.mark_replayed.as_str()))
             .bind(route)
             .bind(id)
             .bind(operator)
             .bind(now)
+            .bind(parked_at.as_microsecond())
             .execute(pool)
             .await
-            .map(|_| ()))?;
-        Ok(())
+            .map(|d| d.rows_affected()))
+            .map_err(ctx(format_args!(
+                "mark parked message {route}/{id} replayed"
+            )))?;
+        Ok(done > 0)
     }
 
     /// [`Store::mark_replayed`] inside an open SQLite transaction; whether a row changed.
@@ -617,14 +700,19 @@ impl Store {
         route: &str,
         id: &str,
         operator: &str,
+        parked_at: Timestamp,
     ) -> Result<bool, BusError> {
         let done = sqlx::query(AssertSqlSafe(self.sql.mark_replayed.as_str()))
             .bind(route)
             .bind(id)
             .bind(operator)
             .bind(Timestamp::now().as_microsecond())
+            .bind(parked_at.as_microsecond())
             .execute(&mut *conn)
-            .await?;
+            .await
+            .map_err(ctx(format_args!(
+                "mark parked message {route}/{id} replayed"
+            )))?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -636,6 +724,7 @@ impl Store {
         operator: &str,
         reason: &str,
     ) -> Result<u64, BusError> {
+        const DISCARD: &str = "discard parked messages";
         let (cond, args) = self.sql.selection(selection);
         let n = args.len();
         let parked = &self.sql.parked;
@@ -657,22 +746,29 @@ impl Store {
         let (_, args2) = self.sql.selection(selection);
         let now = Timestamp::now().as_microsecond();
         let count = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin().await.map_err(ctx(DISCARD))?;
             bind_args!(sqlx::query(AssertSqlSafe(delete_blobs)), args)
                 .execute(&mut *tx)
-                .await?;
+                .await
+                .map_err(ctx(DISCARD))?;
             let done = bind_args!(sqlx::query(AssertSqlSafe(update)), args2)
                 .bind(operator)
                 .bind(now)
                 .bind(reason)
                 .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
+                .await
+                .map_err(ctx(DISCARD))?;
+            tx.commit().await.map_err(ctx(DISCARD))?;
             done.rows_affected()
         });
         tracing::info!(operator, count, "bus store: discarded parked messages");
         Ok(count)
     }
+}
+
+/// Adds the operation to a SQL error: `put claim-check body: database is locked`.
+pub(crate) fn ctx(op: impl std::fmt::Display) -> impl FnOnce(sqlx::Error) -> BusError {
+    move |e| BusError::Store(format!("{op}: {e}"))
 }
 
 fn unavailable(what: &'static str, e: sqlx::Error) -> BusError {
@@ -701,7 +797,7 @@ mod tests {
         let (cond, args) = sql.filter(&f, false);
         assert_eq!(
             cond,
-            " WHERE route = $1 AND LOWER(reason) LIKE $2 ESCAPE '\\' AND status = $3 \
+            " WHERE route = $1 AND LOWER(reason) LIKE LOWER($2) ESCAPE '\\' AND status = $3 \
              AND id IN ($4, $5)"
         );
         assert_eq!(args.len(), 5);

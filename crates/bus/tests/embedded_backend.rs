@@ -328,10 +328,20 @@ async fn dropped_delivery_is_redelivered_then_parked_at_the_limit() {
     drop(d);
     let d = next(&mut c).await;
     drop(d);
+    // As RabbitMQ's x-delivery-limit of 3: returned 3 times, still delivered a 4th time.
+    assert!(
+        bus.parked(&ParkedFilter::default())
+            .await
+            .expect("parked")
+            .is_empty()
+    );
+    let d = next(&mut c).await;
+    assert_eq!(d.message.id, "poison");
+    drop(d);
     nothing_within(&mut c, 300).await;
     let p = bus.parked(&ParkedFilter::default()).await.expect("parked");
     assert_eq!(p.len(), 1);
-    assert_eq!(p[0].reason, "delivered 3 times without being settled");
+    assert_eq!(p[0].reason, "delivered 4 times without being settled");
     bus.close().await;
 }
 
@@ -366,12 +376,27 @@ async fn leases_are_released_at_reopen_and_count_towards_the_limit() {
     drop(c);
     drop(held);
 
-    // Second unsettled delivery: at the limit of 2, parked at open.
+    // Second unsettled delivery: at the limit of 2, delivered once more (as RabbitMQ).
+    let bus = Bus::open(cfg.clone()).await.expect("reopen");
+    assert!(
+        bus.parked(&ParkedFilter::default())
+            .await
+            .expect("parked")
+            .is_empty()
+    );
+    let mut c = bus.consume("r", 1).await.expect("consume");
+    let held = next(&mut c).await;
+    assert_eq!(held.message.id, "a");
+    bus.close().await;
+    drop(c);
+    drop(held);
+
+    // Third unsettled delivery: more than the limit of 2, parked at open.
     let bus = Bus::open(cfg).await.expect("reopen");
     let p = bus.parked(&ParkedFilter::default()).await.expect("parked");
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].id, "a");
-    assert_eq!(p[0].reason, "delivered 2 times without being settled");
+    assert_eq!(p[0].reason, "delivered 3 times without being settled");
     let mut c = bus.consume("r", 1).await.expect("consume");
     let d = next(&mut c).await;
     assert_eq!(d.message.id, "b");
@@ -482,5 +507,181 @@ async fn throughput() {
         "embedded: {total} messages of 4 KiB published, consumed and acked in {secs:.2} s: {:.0} msg/s",
         total as f64 / secs
     );
+    bus.close().await;
+}
+
+#[tokio::test]
+async fn parked_partner_code_is_the_reasons_own() {
+    let path = temp_path();
+    let mut cfg = config(&path);
+    cfg.max_attempts = 2;
+    let bus = Bus::open(cfg).await.expect("open");
+    bus.publish_batch(vec![
+        Message::new("parked", "r", "k", "1").header("h", "v"),
+        Message::new("gave-up", "r", "k", "2"),
+    ])
+    .await
+    .expect("publish");
+    let mut c = bus.consume("r", 4).await.expect("consume");
+    for _ in 0..2 {
+        let d = next(&mut c).await;
+        d.retry_after(
+            Duration::from_millis(1),
+            Reason::new("busy").partner_code("P1"),
+        )
+        .await
+        .expect("retry");
+    }
+    let mut by_id = HashMap::new();
+    for _ in 0..2 {
+        let d = next(&mut c).await;
+        assert_eq!(d.attempt, 2);
+        by_id.insert(d.message.id.clone(), d);
+    }
+    // Parked without a code after a retry with one: no code (not the retry's).
+    by_id
+        .remove("parked")
+        .expect("parked")
+        .park(Reason::new("permanent"))
+        .await
+        .expect("park");
+    // Giving up on the last attempt without a code: no code either.
+    let out = by_id
+        .remove("gave-up")
+        .expect("gave-up")
+        .retry_after(Duration::from_millis(1), Reason::new("still busy"))
+        .await
+        .expect("retry");
+    assert_eq!(out, RetryOutcome::Parked);
+    let p = bus.parked(&ParkedFilter::default()).await.expect("parked");
+    assert_eq!(p.len(), 2);
+    for m in &p {
+        assert_eq!(m.partner_code, None, "{m:?}");
+        assert_eq!(m.first_error.as_deref(), Some("busy"), "{m:?}");
+        // The publisher's headers only: no bus header (attempt, route, errors...).
+        assert!(
+            m.headers.keys().all(|k| !k.starts_with("x-lienthong-")),
+            "{:?}",
+            m.headers
+        );
+    }
+    let parked = p.iter().find(|m| m.id == "parked").expect("parked");
+    assert_eq!(parked.last_error.as_deref(), Some("permanent"));
+    assert_eq!(parked.headers.get("h").map(String::as_str), Some("v"));
+    bus.close().await;
+}
+
+#[tokio::test]
+async fn missing_claim_check_body_is_parked_with_its_errors() {
+    let path = temp_path();
+    let bus = Bus::open(config(&path)).await.expect("open");
+    bus.publish_batch(vec![
+        Message::new("fresh", "r", "k1", vec![1u8; 2000]),
+        Message::new("retried", "r", "k2", vec![2u8; 2000]),
+    ])
+    .await
+    .expect("publish");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("connect");
+    let delete_blobs = || async {
+        sqlx::query("DELETE FROM lienthong_blobs")
+            .execute(&pool)
+            .await
+            .expect("delete blobs");
+    };
+    // "retried" fails once (with a partner code), then loses its body while waiting.
+    let mut c = bus.consume("r", 4).await.expect("consume");
+    let mut seen = HashMap::new();
+    for _ in 0..2 {
+        let d = next(&mut c).await;
+        seen.insert(d.message.id.clone(), d);
+    }
+    seen.remove("retried")
+        .expect("retried")
+        .retry_after(
+            Duration::from_millis(300),
+            Reason::new("boom").partner_code("P1"),
+        )
+        .await
+        .expect("retry");
+    // "fresh" is released unsettled (not a failed attempt) and loses its body too.
+    delete_blobs().await;
+    drop(seen);
+    nothing_within(&mut c, 600).await;
+
+    let p = bus.parked(&ParkedFilter::default()).await.expect("parked");
+    assert_eq!(p.len(), 2, "{p:?}");
+    let fresh = p.iter().find(|m| m.id == "fresh").expect("fresh");
+    let missing = fresh.last_error.clone().expect("last error");
+    assert!(missing.contains("is missing from the store"), "{missing}");
+    assert_eq!(fresh.reason, missing);
+    assert_eq!(fresh.first_error.as_deref(), Some(missing.as_str()));
+    let retried = p.iter().find(|m| m.id == "retried").expect("retried");
+    assert_eq!(retried.first_error.as_deref(), Some("boom"));
+    assert!(
+        retried
+            .last_error
+            .as_deref()
+            .is_some_and(|l| l.contains("is missing from the store")),
+        "{retried:?}"
+    );
+    assert_eq!(retried.partner_code.as_deref(), Some("P1"));
+    bus.close().await;
+}
+
+#[tokio::test]
+async fn replay_pages_skip_unconfigured_routes_and_let_publishes_through() {
+    let path = temp_path();
+    let url = format!("sqlite://{}", path.display());
+    let bus = Bus::open(config(&path)).await.expect("open");
+    // Parked rows written straight into the store: three pages' worth, one of them on a
+    // route this bus no longer has.
+    let store = lienthong_bus::store::Store::open(&url, "lienthong")
+        .await
+        .expect("store");
+    let t0 = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60);
+    for i in 0..450i64 {
+        let route = if i == 7 { "gone" } else { "r" };
+        let m = lienthong_bus::ParkedMessage {
+            id: format!("p{i:03}"),
+            route: route.into(),
+            key: format!("k{i}"),
+            headers: Default::default(),
+            body_size: 1,
+            claim: None,
+            reason: "parked".into(),
+            partner_code: None,
+            attempts: 1,
+            first_error: None,
+            last_error: None,
+            parked_at: t0 + jiff::SignedDuration::from_millis(i),
+            status: ParkedStatus::Parked,
+            resolved_by: None,
+            resolved_at: None,
+            resolution_reason: None,
+        };
+        store.park(&m, Some(b"x")).await.expect("park");
+    }
+    let replay = {
+        let bus = bus.clone();
+        tokio::spawn(async move { bus.replay(&Selection::All, "ops").await })
+    };
+    // Publishes go through while the replay runs.
+    for i in 0..20 {
+        bus.publish(Message::new(format!("new{i}"), "other", "k", "n"))
+            .await
+            .expect("publish during replay");
+    }
+    let n = replay.await.expect("join").expect("replay");
+    assert_eq!(n, 449);
+    let left = bus.parked(&ParkedFilter::default()).await.expect("parked");
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        (left[0].route.as_str(), left[0].id.as_str()),
+        ("gone", "p007")
+    );
+    assert_eq!(bus.depth("r").await.expect("depth"), 449);
+    assert_eq!(bus.depth("other").await.expect("depth"), 20);
     bus.close().await;
 }

@@ -20,6 +20,9 @@ fn prefix() -> String {
     )
 }
 
+/// Later than every parking of the cases.
+const LATER: Timestamp = Timestamp::MAX;
+
 fn at(s: i64) -> Timestamp {
     Timestamp::from_second(1_750_000_000 + s).expect("valid time")
 }
@@ -56,7 +59,8 @@ fn all() -> ParkedFilter {
     }
 }
 
-async fn cases(store: &Store) {
+/// `full_unicode`: the database lowercases every letter (PostgreSQL), not only ASCII (SQLite).
+async fn cases(store: &Store, full_unicode: bool) {
     // Blobs: put is idempotent (the first body stays), get, delete.
     assert_eq!(store.get_blob("b1").await.expect("get"), None);
     store.put_blob("b1", b"hello").await.expect("put");
@@ -162,14 +166,14 @@ async fn cases(store: &Store) {
 
     // select_parked: oldest first, with bodies; claim-checked ones with an empty body.
     let s = store
-        .select_parked(&Selection::All, 10)
+        .select_parked(&Selection::All, 10, LATER)
         .await
         .expect("select");
     let got: Vec<(&str, &[u8])> = s.iter().map(|(m, b)| (m.id.as_str(), &b[..])).collect();
     assert_eq!(got, [("a", &b"aaa"[..]), ("b", b"bbb"), ("c", b"")]);
     assert_eq!(s[2].0.claim.as_deref(), Some("claim-c"));
     let s = store
-        .select_parked(&Selection::All, 1)
+        .select_parked(&Selection::All, 1, LATER)
         .await
         .expect("select");
     assert_eq!(s.len(), 1);
@@ -180,6 +184,7 @@ async fn cases(store: &Store) {
                 id: "b".into(),
             },
             10,
+            LATER,
         )
         .await
         .expect("select one");
@@ -194,17 +199,40 @@ async fn cases(store: &Store) {
                 ..ParkedFilter::default()
             }),
             10,
+            LATER,
         )
         .await
         .expect("select filter");
     assert_eq!(s.len(), 2, "a filter's limit and status are ignored");
 
-    // mark_replayed: only while parked.
-    store
-        .mark_replayed("r1", "a", "ops1")
+    // select_parked: only rows parked strictly before the given time.
+    let s = store
+        .select_parked(&Selection::All, 10, at(2))
         .await
-        .expect("replay");
-    store.mark_replayed("r1", "a", "ops2").await.expect("again");
+        .expect("select before");
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].0.id, "a");
+
+    // mark_replayed: only while parked, and only the parking that was selected.
+    assert!(
+        !store
+            .mark_replayed("r1", "a", "ops0", at(9))
+            .await
+            .expect("replay another parking"),
+        "parked_at differs: not marked"
+    );
+    assert!(
+        store
+            .mark_replayed("r1", "a", "ops1", at(1))
+            .await
+            .expect("replay")
+    );
+    assert!(
+        !store
+            .mark_replayed("r1", "a", "ops2", at(1))
+            .await
+            .expect("again")
+    );
     let a = &list(f(|f| f.ids = vec!["a".into()])).await[0];
     assert_eq!(a.status, ParkedStatus::Replayed);
     assert_eq!(a.resolved_by.as_deref(), Some("ops1"));
@@ -280,6 +308,94 @@ async fn cases(store: &Store) {
         0
     );
     assert_eq!(list(all()).await.len(), 3);
+
+    // A replay that races with a new failure: the message is selected, published, fails
+    // again and is parked again before the replay marks it. The mark must not resolve the
+    // new parking, and the same replay must not select it again.
+    let started = at(30);
+    store
+        .park(&parked("r9", "x", "k", "first failure", 20), Some(b"x"))
+        .await
+        .expect("park x");
+    let page = store
+        .select_parked(
+            &Selection::One {
+                route: "r9".into(),
+                id: "x".into(),
+            },
+            10,
+            started,
+        )
+        .await
+        .expect("select x");
+    assert_eq!(
+        ids(&page.iter().map(|(m, _)| m.clone()).collect::<Vec<_>>()),
+        ["x"]
+    );
+    // Parked again (with the wall clock of the node that parked it: after the replay started).
+    store
+        .park(&parked("r9", "x", "k", "failed again", 31), Some(b"x"))
+        .await
+        .expect("park x again");
+    assert!(
+        !store
+            .mark_replayed("r9", "x", "ops", page[0].0.parked_at)
+            .await
+            .expect("mark x"),
+        "the new parking is not the one selected"
+    );
+    let x = &list(f(|f| f.ids = vec!["x".into()])).await[0];
+    assert_eq!(x.status, ParkedStatus::Parked);
+    assert_eq!(x.reason, "failed again");
+    assert_eq!(x.resolved_by, None);
+    assert!(
+        store
+            .select_parked(&Selection::All, 10, started)
+            .await
+            .expect("select again")
+            .is_empty(),
+        "parked after the replay started: not selected by it"
+    );
+    // A later replay takes it.
+    let page = store
+        .select_parked(&Selection::All, 10, at(32))
+        .await
+        .expect("later replay");
+    assert_eq!(page.len(), 1);
+    assert!(
+        store
+            .mark_replayed("r9", "x", "ops", page[0].0.parked_at)
+            .await
+            .expect("mark x later")
+    );
+    assert_eq!(store.parked_count("r9").await.expect("count"), 0);
+
+    // reason_contains with Vietnamese letters: found in its exact case on both databases
+    // (and without the diacritics' case only where the database lowercases them).
+    store
+        .park(
+            &parked("vn", "v", "k", "Từ chối: ĐƠN VỊ không hợp lệ", 40),
+            Some(b"v"),
+        )
+        .await
+        .expect("park v");
+    for needle in ["ĐƠN VỊ", "Từ chối", "từ chối", "KHôNG HợP"] {
+        assert_eq!(
+            ids(&list(ParkedFilter {
+                reason_contains: Some(needle.into()),
+                ..all()
+            })
+            .await),
+            ["v"],
+            "{needle}"
+        );
+    }
+    let other_case = list(f(|f| f.reason_contains = Some("đơn vị".into()))).await;
+    if full_unicode {
+        assert_eq!(ids(&other_case), ["v"]);
+    } else {
+        assert!(other_case.is_empty(), "SQLite lowercases ASCII only");
+    }
 }
 
 async fn drop_tables_sqlite(url: &str, prefix: &str) {
@@ -311,7 +427,7 @@ async fn store_on_sqlite() {
     let store = Store::open(&url, &p).await.expect("open");
     // Opening twice is idempotent.
     let again = Store::open(&url, &p).await.expect("open again");
-    cases(&store).await;
+    cases(&store, false).await;
     drop(again);
     drop_tables_sqlite(&url, &p).await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -328,7 +444,7 @@ async fn store_on_postgres() {
     let again = Store::open(&url, &p).await.expect("open again");
     drop(again);
     // Drop the tables even when a case fails.
-    let outcome = tokio::spawn(async move { cases(&store).await }).await;
+    let outcome = tokio::spawn(async move { cases(&store, true).await }).await;
     drop_tables_pg(&url, &p).await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());

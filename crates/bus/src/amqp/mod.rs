@@ -323,11 +323,12 @@ impl AmqpBus {
     ) -> Result<u64, BusError> {
         let config = &self.shared.config;
         let mut total = 0u64;
+        let started = jiff::Timestamp::now();
         loop {
             let page = self
                 .shared
                 .store
-                .select_parked(selection, REPLAY_PAGE)
+                .select_parked(selection, REPLAY_PAGE, started)
                 .await?;
             if page.is_empty() {
                 return Ok(total);
@@ -358,13 +359,16 @@ impl AmqpBus {
             }
             self.shared.publish_confirmed(&items).await?;
             for (p, _) in &page {
-                self.shared
+                if self
+                    .shared
                     .store
-                    .mark_replayed(&p.route, &p.id, operator)
-                    .await?;
-                tracing::info!(route = %p.route, id = %p.id, operator, "parked message replayed");
+                    .mark_replayed(&p.route, &p.id, operator, p.parked_at)
+                    .await?
+                {
+                    total += 1;
+                    tracing::info!(route = %p.route, id = %p.id, operator, "parked message replayed");
+                }
             }
-            total += page.len() as u64;
         }
     }
 

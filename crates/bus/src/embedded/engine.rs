@@ -6,13 +6,13 @@ use super::{Counters, Settle};
 use crate::headers;
 use crate::message::{Reason, Settle as AnySettle};
 use crate::ops::{ParkedMessage, ParkedStatus, Selection};
-use crate::store::{Store, decode_headers, encode_headers};
+use crate::store::{PageCursor, Store, ctx as op_err, decode_headers, encode_headers};
 use crate::{BusConfig, BusError, Delivery, Message, partition_of};
 use bytes::Bytes;
 use jiff::Timestamp;
 use sqlx::sqlite::{SqliteConnection, SqliteRow};
 use sqlx::{AssertSqlSafe, Connection, Row};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 /// Requests taken in one transaction at most.
 const MAX_BATCH: usize = 4096;
-/// Parked messages replayed per transaction.
+/// Parked messages replayed per transaction (one page per engine turn).
 const REPLAY_PAGE: u32 = 200;
 /// Seq values per `UPDATE … IN (…)`.
 const LEASE_CHUNK: usize = 500;
@@ -78,6 +78,8 @@ pub(super) enum Request {
     Replay {
         selection: Selection,
         operator: String,
+        /// When the replay was asked for: only messages parked before it are replayed.
+        started: Timestamp,
         reply: Reply<u64>,
     },
     Close {
@@ -227,6 +229,22 @@ pub(super) struct Engine {
     deferred: Vec<Request>,
     /// The earliest `available_at` in the future (µs), when a consumer waits.
     next_due: Option<i64>,
+    /// The time (µs) the rows were leased at in this turn, when leasing succeeded: the next
+    /// due time is computed from it, so that a row due between the two is not missed.
+    lease_at: Option<i64>,
+    /// Replays in progress, one page per turn each in turn.
+    replays: VecDeque<ReplayJob>,
+}
+
+/// A replay in progress.
+struct ReplayJob {
+    selection: Selection,
+    operator: String,
+    started: Timestamp,
+    /// Where the previous page ended.
+    after: Option<PageCursor>,
+    total: u64,
+    reply: Reply<u64>,
 }
 
 impl Engine {
@@ -242,7 +260,10 @@ impl Engine {
     ) -> Result<Engine, BusError> {
         let sql = QueueSql::new(&config.prefix, store.blobs_table());
         for stmt in sql.schema() {
-            sqlx::query(AssertSqlSafe(stmt)).execute(&mut conn).await?;
+            sqlx::query(AssertSqlSafe(stmt))
+                .execute(&mut conn)
+                .await
+                .map_err(op_err("create the queue table"))?;
         }
         let ctx = Ctx { store, config, sql };
         recover(&ctx, &mut conn).await?;
@@ -265,6 +286,8 @@ impl Engine {
             inflight: HashMap::new(),
             deferred: Vec::new(),
             next_due: None,
+            lease_at: None,
+            replays: VecDeque::new(),
         })
     }
 
@@ -272,7 +295,10 @@ impl Engine {
     pub(super) async fn run(mut self) {
         let mut close_replies = Vec::new();
         loop {
-            let wake = if self.deferred.is_empty() {
+            let wake = if !self.replays.is_empty() {
+                // A replay goes on at once, after the requests that have arrived meanwhile.
+                Some(Instant::now())
+            } else if self.deferred.is_empty() {
                 self.next_due.map(|due| {
                     let wait = u64::try_from(due - now_us()).unwrap_or(0);
                     Instant::now() + Duration::from_micros(wait)
@@ -319,8 +345,8 @@ impl Engine {
     /// Applies one batch; `Some(replies)` when asked to close.
     async fn process(&mut self, batch: Vec<Request>) -> Option<Vec<Option<oneshot::Sender<()>>>> {
         let mut writes = Vec::with_capacity(batch.len());
-        let mut replays = Vec::new();
         let mut close = None;
+        self.lease_at = None;
         for r in batch {
             match r {
                 Request::Subscribe {
@@ -337,39 +363,69 @@ impl Engine {
                 Request::Replay {
                     selection,
                     operator,
+                    started,
                     reply,
-                } => replays.push((selection, operator, reply)),
+                } => self.replays.push_back(ReplayJob {
+                    selection,
+                    operator,
+                    started,
+                    after: None,
+                    total: 0,
+                    reply,
+                }),
                 other => writes.push(other),
             }
         }
         self.write(writes).await;
-        if !replays.is_empty() {
-            for (selection, operator, reply) in replays {
-                let r = replay(&self.ctx, &mut self.conn, &selection, &operator).await;
-                if let Ok(n) = &r {
+        // One page of one replay per turn, so that a large replay does not hold up the
+        // publishes and settlements arriving meanwhile.
+        if close.is_none()
+            && let Some(mut job) = self.replays.pop_front()
+        {
+            match replay_page(&self.ctx, &mut self.conn, &mut job).await {
+                Ok((n, done)) => {
                     self.counters
                         .published
-                        .fetch_add(*n, std::sync::atomic::Ordering::Relaxed);
-                    tracing::info!(
-                        operator,
-                        count = *n,
-                        "embedded bus: replayed parked messages"
-                    );
+                        .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                    if done {
+                        tracing::info!(
+                            operator = %job.operator,
+                            count = job.total,
+                            "embedded bus: replayed parked messages"
+                        );
+                        let _ = job.reply.send(Ok(job.total));
+                    } else {
+                        self.replays.push_back(job);
+                    }
                 }
-                let _ = reply.send(r);
+                Err(e) => {
+                    tracing::warn!(
+                        operator = %job.operator,
+                        replayed = job.total,
+                        error = %e,
+                        "embedded bus: replay failed"
+                    );
+                    let _ = job.reply.send(Err(e));
+                }
             }
             self.write(Vec::new()).await;
         }
         self.next_due = if self.subs.iter().any(Option::is_some) {
-            let due: Result<Option<i64>, sqlx::Error> =
-                sqlx::query_scalar(AssertSqlSafe(self.ctx.sql.due.as_str()))
-                    .bind(now_us())
-                    .fetch_one(&mut self.conn)
-                    .await;
-            due.unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "embedded bus: reading the next due time failed");
-                Some(now_us() + 1_000_000)
-            })
+            match self.lease_at {
+                Some(at) => {
+                    let due: Result<Option<i64>, sqlx::Error> =
+                        sqlx::query_scalar(AssertSqlSafe(self.ctx.sql.due.as_str()))
+                            .bind(at)
+                            .fetch_one(&mut self.conn)
+                            .await;
+                    due.unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "embedded bus: reading the next due time failed");
+                        Some(now_us() + 1_000_000)
+                    })
+                }
+                // Leasing failed this turn: try again in a second.
+                None => Some(now_us() + 1_000_000),
+            }
         } else {
             None
         };
@@ -479,10 +535,15 @@ impl Engine {
         writes: &[Request],
         dispatch: bool,
     ) -> Result<Vec<Pending>, BusError> {
-        let mut tx = self.conn.begin_with("BEGIN IMMEDIATE").await?;
+        let mut tx = self
+            .conn
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(op_err("begin a queue transaction"))?;
         for w in writes {
             apply(&self.ctx, &mut tx, w).await?;
         }
+        let lease_at = now_us();
         let pending = if dispatch {
             // The settlements of this batch free their room before leasing (the in-memory
             // counts only change once the transaction commits).
@@ -495,11 +556,16 @@ impl Engine {
                     *n = n.saturating_sub(1);
                 }
             }
-            lease(&self.ctx, &mut tx, &self.subs, &leased).await?
+            lease(&self.ctx, &mut tx, &self.subs, &leased, lease_at).await?
         } else {
             Vec::new()
         };
-        tx.commit().await?;
+        tx.commit()
+            .await
+            .map_err(op_err("commit a queue transaction"))?;
+        if dispatch {
+            self.lease_at = Some(lease_at);
+        }
         Ok(pending)
     }
 
@@ -644,14 +710,16 @@ async fn apply(ctx: &Ctx, conn: &mut SqliteConnection, w: &Request) -> Result<()
                     .bind(1_i64)
                     .bind(now)
                     .execute(&mut *conn)
-                    .await?;
+                    .await
+                    .map_err(op_err(format_args!("queue message {}/{}", m.route, m.id)))?;
             }
         }
         Request::Ack { seq, claim, .. } => {
             sqlx::query(AssertSqlSafe(sql.ack.as_str()))
                 .bind(*seq)
                 .execute(&mut *conn)
-                .await?;
+                .await
+                .map_err(op_err("ack a delivery"))?;
             if let Some(claim) = claim {
                 ctx.store.delete_blob_on(conn, claim).await?;
             }
@@ -666,7 +734,8 @@ async fn apply(ctx: &Ctx, conn: &mut SqliteConnection, w: &Request) -> Result<()
                 .bind(reason.partner_code.as_deref())
                 .bind(at)
                 .execute(&mut *conn)
-                .await?;
+                .await
+                .map_err(op_err("schedule a retry"))?;
         }
         Request::Park { seq, reason, .. } => {
             park_row(
@@ -674,8 +743,9 @@ async fn apply(ctx: &Ctx, conn: &mut SqliteConnection, w: &Request) -> Result<()
                 conn,
                 *seq,
                 &reason.message,
-                reason.partner_code.as_deref(),
-                true,
+                ParkCause::Failed {
+                    partner_code: reason.partner_code.as_deref(),
+                },
             )
             .await?;
         }
@@ -685,18 +755,22 @@ async fn apply(ctx: &Ctx, conn: &mut SqliteConnection, w: &Request) -> Result<()
                     sqlx::query_scalar(AssertSqlSafe(sql.release_counted.as_str()))
                         .bind(*seq)
                         .fetch_optional(&mut *conn)
-                        .await?;
+                        .await
+                        .map_err(op_err("release a delivery"))?;
+                // As RabbitMQ's x-delivery-limit: parked once returned unsettled more than
+                // delivery_limit times (delivered delivery_limit + 1 times).
                 if let Some(n) = n
-                    && n >= i64::from(ctx.config.delivery_limit)
+                    && n > i64::from(ctx.config.delivery_limit)
                 {
                     let reason = format!("delivered {n} times without being settled");
-                    park_row(ctx, conn, *seq, &reason, None, false).await?;
+                    park_row(ctx, conn, *seq, &reason, ParkCause::Unsettled).await?;
                 }
             } else {
                 sqlx::query(AssertSqlSafe(sql.release.as_str()))
                     .bind(*seq)
                     .execute(&mut *conn)
-                    .await?;
+                    .await
+                    .map_err(op_err("release a delivery"))?;
             }
         }
         _ => {}
@@ -704,20 +778,35 @@ async fn apply(ctx: &Ctx, conn: &mut SqliteConnection, w: &Request) -> Result<()
     Ok(())
 }
 
-/// Moves a queue row into the parked table (same transaction). `attempt_failed` when the
-/// reason is the error of the current attempt (it becomes the last error).
+/// Why a queue row is parked, which decides the errors and partner code of the record (the
+/// same as the RabbitMQ backend).
+#[derive(Clone, Copy)]
+enum ParkCause<'a> {
+    /// The consumer parked it, or gave up retrying: the reason is the error of this attempt
+    /// (the last error, and the first if none yet) and the reason's partner code is recorded
+    /// as it is (`None` included).
+    Failed { partner_code: Option<&'a str> },
+    /// Its claim-check body is missing: the reason is the error of this attempt; the partner
+    /// code of the latest failed attempt stays.
+    ClaimMissing,
+    /// Delivered too many times without being settled: the errors and partner code of the
+    /// latest failed attempt stay.
+    Unsettled,
+}
+
+/// Moves a queue row into the parked table (same transaction).
 async fn park_row(
     ctx: &Ctx,
     conn: &mut SqliteConnection,
     seq: i64,
     reason: &str,
-    partner_code: Option<&str>,
-    attempt_failed: bool,
+    cause: ParkCause<'_>,
 ) -> Result<bool, BusError> {
     let Some(row) = sqlx::query(AssertSqlSafe(ctx.sql.row.as_str()))
         .bind(seq)
         .fetch_optional(&mut *conn)
-        .await?
+        .await
+        .map_err(op_err("read a queue row to park"))?
     else {
         return Ok(false);
     };
@@ -725,13 +814,16 @@ async fn park_row(
     headers.retain(|k, _| !k.starts_with("x-lienthong-"));
     let first_error: Option<String> = row.try_get("first_error")?;
     let last_error: Option<String> = row.try_get("last_error")?;
-    let (first_error, last_error) = if attempt_failed {
-        (
+    let (first_error, last_error) = match cause {
+        ParkCause::Failed { .. } | ParkCause::ClaimMissing => (
             first_error.or_else(|| Some(reason.to_string())),
             Some(reason.to_string()),
-        )
-    } else {
-        (first_error, last_error)
+        ),
+        ParkCause::Unsettled => (first_error, last_error),
+    };
+    let partner_code = match cause {
+        ParkCause::Failed { partner_code } => partner_code.map(str::to_string),
+        ParkCause::ClaimMissing | ParkCause::Unsettled => row.try_get("partner_code")?,
     };
     let body: Option<Vec<u8>> = row.try_get("body")?;
     let parked = ParkedMessage {
@@ -742,10 +834,7 @@ async fn park_row(
         body_size: u64::try_from(row.try_get::<i64, _>("body_size")?).unwrap_or(0),
         claim: row.try_get("claim")?,
         reason: reason.to_string(),
-        partner_code: match partner_code {
-            Some(c) => Some(c.to_string()),
-            None => row.try_get("partner_code")?,
-        },
+        partner_code,
         attempts: u32::try_from(row.try_get::<i64, _>("attempt")?).unwrap_or(u32::MAX),
         first_error,
         last_error,
@@ -759,7 +848,11 @@ async fn park_row(
     sqlx::query(AssertSqlSafe(ctx.sql.delete.as_str()))
         .bind(seq)
         .execute(&mut *conn)
-        .await?;
+        .await
+        .map_err(op_err(format_args!(
+            "remove parked message {}/{} from the queue",
+            parked.route, parked.id
+        )))?;
     tracing::warn!(
         route = %parked.route,
         id = %parked.id,
@@ -776,8 +869,8 @@ async fn lease(
     conn: &mut SqliteConnection,
     subs: &[Option<Sub>],
     leased: &[Vec<u32>],
+    now: i64,
 ) -> Result<Vec<Pending>, BusError> {
-    let now = now_us();
     let mut out = Vec::new();
     let mut missing = Vec::new();
     for (ri, sub) in subs.iter().enumerate() {
@@ -795,7 +888,8 @@ async fn lease(
                 .bind(now)
                 .bind(i64::from(room))
                 .fetch_all(&mut *conn)
-                .await?;
+                .await
+                .map_err(op_err(format_args!("lease messages of {}", route.name)))?;
             for row in rows {
                 let seq: i64 = row.try_get("seq")?;
                 let id: String = row.try_get("id")?;
@@ -806,7 +900,8 @@ async fn lease(
                             sqlx::query_scalar(AssertSqlSafe(ctx.sql.get_blob.as_str()))
                                 .bind(c.as_str())
                                 .fetch_optional(&mut *conn)
-                                .await?;
+                                .await
+                                .map_err(op_err(format_args!("get claim-check body {c}")))?;
                         match blob {
                             Some(b) => Bytes::from(b),
                             None => {
@@ -865,10 +960,12 @@ async fn lease(
         for p in chunk {
             q = q.bind(p.seq);
         }
-        q.execute(&mut *conn).await?;
+        q.execute(&mut *conn)
+            .await
+            .map_err(op_err("lease messages"))?;
     }
     for (seq, reason) in missing {
-        park_row(ctx, conn, seq, &reason, None, false).await?;
+        park_row(ctx, conn, seq, &reason, ParkCause::ClaimMissing).await?;
     }
     Ok(out)
 }
@@ -876,25 +973,32 @@ async fn lease(
 /// At open: every row still leased was in the hands of a process that died; release it as an
 /// unsettled delivery (parking it at the delivery limit).
 async fn recover(ctx: &Ctx, conn: &mut SqliteConnection) -> Result<(), BusError> {
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+    const RECOVER: &str = "release the deliveries left by the previous process";
+    let mut tx = conn
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(op_err(RECOVER))?;
     let q = &ctx.sql.table;
     let released = sqlx::query(AssertSqlSafe(format!(
         "UPDATE {q} SET leased = 0, deliveries = deliveries + 1 WHERE leased = 1"
     )))
     .execute(&mut *tx)
-    .await?
+    .await
+    .map_err(op_err(RECOVER))?
     .rows_affected();
+    // Parked once returned unsettled more than delivery_limit times, as on release.
     let over: Vec<(i64, i64)> = sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT seq, deliveries FROM {q} WHERE deliveries >= $1 ORDER BY seq"
+        "SELECT seq, deliveries FROM {q} WHERE deliveries > $1 ORDER BY seq"
     )))
     .bind(i64::from(ctx.config.delivery_limit))
     .fetch_all(&mut *tx)
-    .await?;
+    .await
+    .map_err(op_err(RECOVER))?;
     for (seq, n) in &over {
         let reason = format!("delivered {n} times without being settled");
-        park_row(ctx, &mut tx, *seq, &reason, None, false).await?;
+        park_row(ctx, &mut tx, *seq, &reason, ParkCause::Unsettled).await?;
     }
-    tx.commit().await?;
+    tx.commit().await.map_err(op_err(RECOVER))?;
     if released > 0 {
         tracing::warn!(
             released,
@@ -905,56 +1009,87 @@ async fn recover(ctx: &Ctx, conn: &mut SqliteConnection) -> Result<(), BusError>
     Ok(())
 }
 
-/// Publishes the selected parked messages back (attempt 1, replayed-by header) and marks them
-/// replayed, one transaction per page.
-async fn replay(
+/// One page of a replay, in its own transaction: publishes the selected parked messages back
+/// (attempt 1, replayed-by header) and marks them replayed. A message whose route is no
+/// longer configured is skipped (left parked, with a warning). Returns how many were
+/// replayed and whether the replay is done.
+async fn replay_page(
     ctx: &Ctx,
     conn: &mut SqliteConnection,
-    selection: &Selection,
-    operator: &str,
-) -> Result<u64, BusError> {
-    let mut total = 0;
-    loop {
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        let page = ctx
+    job: &mut ReplayJob,
+) -> Result<(u64, bool), BusError> {
+    const REPLAY: &str = "replay parked messages";
+    let mut tx = conn
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(op_err(REPLAY))?;
+    let page = ctx
+        .store
+        .select_parked_on(
+            &mut tx,
+            &job.selection,
+            REPLAY_PAGE,
+            job.started,
+            job.after.as_ref(),
+        )
+        .await?;
+    let done = page.len() < REPLAY_PAGE as usize;
+    let now = now_us();
+    let mut replayed = 0;
+    let mut last = None;
+    for (m, body) in &page {
+        last = Some(PageCursor {
+            parked_at: m.parked_at,
+            route: m.route.clone(),
+            id: m.id.clone(),
+        });
+        let Ok(spec) = ctx.config.route(&m.route) else {
+            tracing::warn!(
+                route = %m.route,
+                id = %m.id,
+                "embedded bus: replay skips a parked message whose route is not configured; \
+                 it stays parked"
+            );
+            continue;
+        };
+        // Marked first: only a message still parked as selected goes back to its queue.
+        if !ctx
             .store
-            .select_parked_on(&mut tx, selection, REPLAY_PAGE)
-            .await?;
-        let n = page.len();
-        let now = now_us();
-        for (m, body) in page {
-            let spec = ctx.config.route(&m.route)?;
-            let mut h = m.headers.clone();
-            h.insert(headers::REPLAYED_BY.to_string(), operator.to_string());
-            let body = if m.claim.is_some() {
-                None
-            } else {
-                Some(&body[..])
-            };
-            sqlx::query(AssertSqlSafe(ctx.sql.insert.as_str()))
-                .bind(m.id.as_str())
-                .bind(m.route.as_str())
-                .bind(i64::from(partition_of(&m.key, spec.partitions)))
-                .bind(m.key.as_str())
-                .bind(encode_headers(&h))
-                .bind(body)
-                .bind(m.claim.as_deref())
-                .bind(i64::try_from(m.body_size).unwrap_or(i64::MAX))
-                .bind(1_i64)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            if ctx
-                .store
-                .mark_replayed_on(&mut tx, &m.route, &m.id, operator)
-                .await?
-            {
-                total += 1;
-            }
+            .mark_replayed_on(&mut tx, &m.route, &m.id, &job.operator, m.parked_at)
+            .await?
+        {
+            continue;
         }
-        tx.commit().await?;
-        if n < REPLAY_PAGE as usize {
-            return Ok(total);
-        }
+        let mut h = m.headers.clone();
+        h.insert(headers::REPLAYED_BY.to_string(), job.operator.clone());
+        let body = if m.claim.is_some() {
+            None
+        } else {
+            Some(&body[..])
+        };
+        sqlx::query(AssertSqlSafe(ctx.sql.insert.as_str()))
+            .bind(m.id.as_str())
+            .bind(m.route.as_str())
+            .bind(i64::from(partition_of(&m.key, spec.partitions)))
+            .bind(m.key.as_str())
+            .bind(encode_headers(&h))
+            .bind(body)
+            .bind(m.claim.as_deref())
+            .bind(i64::try_from(m.body_size).unwrap_or(i64::MAX))
+            .bind(1_i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(op_err(format_args!(
+                "queue replayed message {}/{}",
+                m.route, m.id
+            )))?;
+        replayed += 1;
     }
+    tx.commit().await.map_err(op_err(REPLAY))?;
+    job.total += replayed;
+    if last.is_some() {
+        job.after = last;
+    }
+    Ok((replayed, done))
 }

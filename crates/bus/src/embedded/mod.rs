@@ -35,11 +35,20 @@
 //! per partition at a time. The engine wakes when requests arrive (publish, settle) and at the
 //! earliest `available_at` of the delayed rows.
 //!
-//! A delivery dropped unsettled is released: `deliveries + 1`, and after
-//! [`BusConfig::delivery_limit`] such deliveries the message is parked as "delivered N times
-//! without being settled". At open, every row still leased (the previous process died with
-//! deliveries in hand) is released the same way. Deliveries still buffered in a dropped
+//! A delivery dropped unsettled is released: `deliveries + 1`, and once that count exceeds
+//! [`BusConfig::delivery_limit`] (the message was delivered `delivery_limit + 1` times, as with
+//! RabbitMQ's `x-delivery-limit`) the message is parked as "delivered N times without being
+//! settled". At open, every row still leased (the previous process died with deliveries in
+//! hand) is released the same way. Deliveries still buffered in a dropped
 //! [`Consumer`] count as unsettled deliveries too (as with a broker's prefetch).
+//!
+//! # Replay
+//! A replay goes one page of parked messages per transaction and one page per engine turn,
+//! so publishes and settlements arriving meanwhile are applied between its pages. It takes
+//! the messages parked before it was asked for (one that fails again and is parked again
+//! meanwhile stays parked for the next replay), and skips, with a warning, a message whose
+//! route is no longer configured (it stays parked). Closing the bus stops a replay between
+//! two pages: the pages done are replayed and the caller gets [`BusError::Closed`].
 //!
 //! # Claim check
 //! Bodies above [`BusConfig::claim_check_above`] go to the blob table of the same file in the
@@ -269,7 +278,10 @@ impl EmbeddedBus {
         let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
             .bind(route)
             .fetch_one(pool)
-            .await?;
+            .await
+            .map_err(crate::store::ctx(format_args!(
+                "count the queue of {route}"
+            )))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 
@@ -294,7 +306,8 @@ impl EmbeddedBus {
         let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(now)
             .fetch_all(pool)
-            .await?;
+            .await
+            .map_err(crate::store::ctx("count the queues"))?;
         let (published_per_s, acked_per_s) = self.rates();
         let active = self
             .counters
@@ -357,6 +370,7 @@ impl EmbeddedBus {
         self.send(Request::Replay {
             selection: selection.clone(),
             operator: operator.to_string(),
+            started: Timestamp::now(),
             reply,
         })?;
         answer.await.map_err(|_| BusError::Closed)?
