@@ -323,3 +323,315 @@ async fn large_bodies_travel_by_claim_check_and_park_keeps_the_claim() {
     bus.close().await;
     delete_topology(&c).await.expect("cleanup");
 }
+
+/// The SQLite store of a test config (see `amqp_common::config`) and its table prefix.
+async fn store_pool(prefix: &str) -> (sqlx::SqlitePool, String) {
+    let path = std::env::temp_dir()
+        .join(format!("lienthong-bus-{prefix}"))
+        .join("store.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .expect("store opens");
+    (pool, prefix.replace(['.', '-'], "_"))
+}
+
+async fn sql(pool: &sqlx::SqlitePool, stmt: String) {
+    sqlx::query(sqlx::AssertSqlSafe(stmt))
+        .execute(pool)
+        .await
+        .expect("sql");
+}
+
+async fn blob_count(pool: &sqlx::SqlitePool, table: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT COUNT(*) FROM {table}_blobs"
+    )))
+    .fetch_one(pool)
+    .await
+    .expect("count blobs")
+}
+
+async fn next(c: &mut lienthong_bus::Consumer) -> lienthong_bus::Delivery {
+    tokio::time::timeout(Duration::from_secs(10), c.next())
+        .await
+        .expect("delivery in time")
+        .expect("delivery")
+}
+
+#[tokio::test]
+async fn claim_check_blobs_belong_to_one_publish() {
+    let Some(url) = amqp_url() else { return };
+    let prefix = unique_prefix();
+    let mut c = config(&url, &prefix, vec![RouteSpec::new("claims", 1)]);
+    c.claim_check_above = 1024;
+    c.retry_delays = vec![Duration::from_millis(200)];
+    let bus = open(&c).await;
+    let (pool, table) = store_pool(&prefix).await;
+    let body_a: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    let body_b: Vec<u8> = (0..6000u32).map(|i| (i % 241) as u8).collect();
+    let mut consumer = bus.consume("claims", 5).await.expect("consume");
+
+    // A retry reuses the claim: acking the original after the retry is confirmed keeps the
+    // body for the retried copy; its final ack deletes it.
+    bus.publish(Message::new("r1", "claims", "k", body_a.clone()))
+        .await
+        .expect("publish");
+    let d = next(&mut consumer).await;
+    assert_eq!(&d.message.body[..], &body_a[..]);
+    d.retry_after(Duration::from_millis(1), Reason::new("later"))
+        .await
+        .expect("retry");
+    let d = next(&mut consumer).await;
+    assert_eq!((d.message.id.as_str(), d.attempt), ("r1", 2));
+    assert_eq!(&d.message.body[..], &body_a[..], "body intact on the retry");
+    d.ack().await.expect("ack");
+    assert_eq!(blob_count(&pool, &table).await, 0, "final ack deletes");
+
+    // Two publishes of one id: acking the first does not take the second's body.
+    bus.publish(Message::new("twice", "claims", "k", body_a.clone()))
+        .await
+        .expect("publish");
+    bus.publish(Message::new("twice", "claims", "k", body_b.clone()))
+        .await
+        .expect("publish again");
+    let d = next(&mut consumer).await;
+    assert_eq!(&d.message.body[..], &body_a[..]);
+    d.ack().await.expect("ack");
+    let d = next(&mut consumer).await;
+    assert_eq!(d.message.id, "twice");
+    assert_eq!(&d.message.body[..], &body_b[..], "second copy has its body");
+    d.ack().await.expect("ack");
+
+    // A parked copy keeps its body when another publish of the same id is acked.
+    bus.publish(Message::new("kept", "claims", "k", body_a.clone()))
+        .await
+        .expect("publish");
+    next(&mut consumer)
+        .await
+        .park(Reason::new("schema error"))
+        .await
+        .expect("park");
+    bus.publish(Message::new("kept", "claims", "k", body_b.clone()))
+        .await
+        .expect("publish again");
+    next(&mut consumer).await.ack().await.expect("ack");
+    let n = bus
+        .replay(
+            &Selection::One {
+                route: "claims".into(),
+                id: "kept".into(),
+            },
+            "carol",
+        )
+        .await
+        .expect("replay");
+    assert_eq!(n, 1);
+    let d = next(&mut consumer).await;
+    assert_eq!(d.message.id, "kept");
+    assert_eq!(
+        &d.message.body[..],
+        &body_a[..],
+        "the parked body is intact"
+    );
+    d.ack().await.expect("ack");
+    assert_eq!(blob_count(&pool, &table).await, 0);
+    assert!(
+        bus.parked(&ParkedFilter {
+            status: Some(lienthong_bus::ParkedStatus::Parked),
+            ..ParkedFilter::default()
+        })
+        .await
+        .expect("parked")
+        .is_empty()
+    );
+    bus.close().await;
+    delete_topology(&c).await.expect("cleanup");
+}
+
+#[tokio::test]
+async fn parked_records_have_the_publishers_headers_and_the_reasons_code() {
+    let Some(url) = amqp_url() else { return };
+    let prefix = unique_prefix();
+    let mut c = config(&url, &prefix, vec![RouteSpec::new("hdr", 1)]);
+    c.retry_delays = vec![Duration::from_millis(200)];
+    c.claim_check_above = 1024;
+    let bus = open(&c).await;
+    let (pool, table) = store_pool(&prefix).await;
+    let mut consumer = bus.consume("hdr", 5).await.expect("consume");
+    bus.publish(Message::new("h1", "hdr", "k", "body").header("kind", "test"))
+        .await
+        .expect("publish");
+    next(&mut consumer)
+        .await
+        .retry_after(
+            Duration::from_millis(1),
+            Reason::new("partner down").partner_code("E1"),
+        )
+        .await
+        .expect("retry");
+    let d = next(&mut consumer).await;
+    assert_eq!(d.attempt, 2);
+    d.park(Reason::new("refused")).await.expect("park");
+    let only = |p: &[lienthong_bus::ParkedMessage]| {
+        assert_eq!(p.len(), 1, "{p:?}");
+        p[0].clone()
+    };
+    let p = only(&bus.parked(&ParkedFilter::default()).await.expect("list"));
+    assert_eq!(p.partner_code, None, "the reason's code, as given");
+    assert_eq!(p.first_error.as_deref(), Some("partner down"));
+    assert_eq!(p.last_error.as_deref(), Some("refused"));
+    assert_eq!(p.headers.len(), 1, "{:?}", p.headers);
+
+    // Replayed: the consumer sees who replayed it; parked again, the record does not keep it.
+    bus.replay(&Selection::All, "dave").await.expect("replay");
+    let d = next(&mut consumer).await;
+    assert_eq!(
+        d.message
+            .headers
+            .get(lienthong_bus::headers::REPLAYED_BY)
+            .map(String::as_str),
+        Some("dave")
+    );
+    d.park(Reason::new("still refused").partner_code("E2"))
+        .await
+        .expect("park");
+    let p = only(
+        &bus.parked(&ParkedFilter {
+            status: Some(lienthong_bus::ParkedStatus::Parked),
+            ..ParkedFilter::default()
+        })
+        .await
+        .expect("list"),
+    );
+    assert_eq!(
+        p.headers.keys().collect::<Vec<_>>(),
+        ["kind"],
+        "no x-lienthong-* header in a parked record"
+    );
+    assert_eq!(p.partner_code.as_deref(), Some("E2"));
+
+    // A missing claim-check body parks with its text as the last (and first) error.
+    bus.publish(Message::new("gone", "hdr", "k", vec![7u8; 4096]))
+        .await
+        .expect("publish");
+    // The consumer may already be fetching it: stop consuming first.
+    drop(consumer);
+    sql(&pool, format!("DELETE FROM {table}_blobs")).await;
+    let _consumer = bus.consume("hdr", 5).await.expect("consume");
+    let filter = ParkedFilter {
+        ids: vec!["gone".into()],
+        ..ParkedFilter::default()
+    };
+    let mut parked = Vec::new();
+    for _ in 0..100 {
+        parked = bus.parked(&filter).await.expect("list");
+        if !parked.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let p = only(&parked);
+    assert!(p.reason.contains("missing"), "{}", p.reason);
+    assert_eq!(p.last_error.as_deref(), Some(p.reason.as_str()));
+    assert_eq!(p.first_error.as_deref(), Some(p.reason.as_str()));
+    bus.close().await;
+    delete_topology(&c).await.expect("cleanup");
+}
+
+#[tokio::test]
+async fn a_failing_store_holds_the_delivery_instead_of_requeueing_it() {
+    let Some(url) = amqp_url() else { return };
+    let prefix = unique_prefix();
+    let mut c = config(&url, &prefix, vec![RouteSpec::new("hold", 1)]);
+    c.claim_check_above = 1024;
+    c.delivery_limit = 1;
+    let bus = open(&c).await;
+    let (pool, table) = store_pool(&prefix).await;
+    let body: Vec<u8> = (0..4096u32).map(|i| (i % 253) as u8).collect();
+    bus.publish(Message::new("held", "hold", "k", body.clone()))
+        .await
+        .expect("publish");
+    bus.publish(Message::new("after", "hold", "k", "small"))
+        .await
+        .expect("publish");
+    // The claim-check bodies become unreadable while the message is delivered.
+    sql(
+        &pool,
+        format!("ALTER TABLE {table}_blobs RENAME TO {table}_blobs_off"),
+    )
+    .await;
+    let mut consumer = bus.consume("hold", 1).await.expect("consume");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(4), consumer.next())
+            .await
+            .is_err(),
+        "nothing is delivered while the store fails (no overtaking, no requeue)"
+    );
+    sql(
+        &pool,
+        format!("ALTER TABLE {table}_blobs_off RENAME TO {table}_blobs"),
+    )
+    .await;
+    let d = next(&mut consumer).await;
+    assert_eq!(d.message.id, "held");
+    assert!(!d.redelivered, "held, not requeued");
+    assert_eq!(&d.message.body[..], &body[..]);
+    d.ack().await.expect("ack");
+    let d = next(&mut consumer).await;
+    assert_eq!(d.message.id, "after");
+    d.ack().await.expect("ack");
+    assert!(
+        bus.parked(&ParkedFilter::default())
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    bus.close().await;
+    delete_topology(&c).await.expect("cleanup");
+}
+
+#[tokio::test]
+async fn replay_skips_rows_of_unconfigured_routes() {
+    let Some(url) = amqp_url() else { return };
+    let prefix = unique_prefix();
+    let c = config(&url, &prefix, vec![RouteSpec::new("kept", 1)]);
+    let bus = open(&c).await;
+    let (pool, table) = store_pool(&prefix).await;
+    let mut consumer = bus.consume("kept", 5).await.expect("consume");
+    for id in ["a", "b"] {
+        bus.publish(Message::new(id, "kept", "k", "x"))
+            .await
+            .expect("publish");
+        next(&mut consumer)
+            .await
+            .park(Reason::new("no"))
+            .await
+            .expect("park");
+    }
+    // Row "b" now belongs to a route this bus does not know.
+    sql(
+        &pool,
+        format!("UPDATE {table}_parked SET route = 'retired' WHERE id = 'b'"),
+    )
+    .await;
+    let n = tokio::time::timeout(Duration::from_secs(20), bus.replay(&Selection::All, "erin"))
+        .await
+        .expect("replay ends")
+        .expect("replay");
+    assert_eq!(n, 1);
+    assert_eq!(next(&mut consumer).await.message.id, "a");
+    let left = bus
+        .parked(&ParkedFilter {
+            status: Some(lienthong_bus::ParkedStatus::Parked),
+            ..ParkedFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        (left[0].route.as_str(), left[0].id.as_str()),
+        ("retired", "b")
+    );
+    bus.close().await;
+    delete_topology(&c).await.expect("cleanup");
+}

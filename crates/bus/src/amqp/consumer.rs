@@ -11,6 +11,7 @@ use super::wire::{self, BusHeaders};
 use crate::message::Reason;
 use crate::ops::{ParkedMessage, ParkedStatus};
 use crate::{BusError, Delivery, Message, partition_of};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use futures_util::StreamExt;
 use lapin::message::Delivery as AmqpDelivery;
 use lapin::options::{
@@ -144,7 +145,11 @@ async fn consume_once(
         match item {
             Some(Ok(d)) => match sink {
                 Sink::Route { route, tx } => {
-                    let Some(delivery) = to_delivery(shared, route, d).await else {
+                    let Some(delivery) = to_delivery(shared, route, d, &ch, stop).await else {
+                        if *stop.borrow() {
+                            cancel(&ch, &consumer).await;
+                            return Ended::Stopped;
+                        }
                         continue;
                     };
                     tokio::select! {
@@ -159,7 +164,13 @@ async fn consume_once(
                         }
                     }
                 }
-                Sink::Dead { route } => drain_dead(shared, route, d).await,
+                Sink::Dead { route } => {
+                    drain_dead(shared, route, d, &ch, stop).await;
+                    if *stop.borrow() {
+                        cancel(&ch, &consumer).await;
+                        return Ended::Stopped;
+                    }
+                }
             },
             Some(Err(e)) => return Ended::Interrupted(e.to_string()),
             None => return Ended::Interrupted("the broker ended the consumer".into()),
@@ -168,8 +179,19 @@ async fn consume_once(
 }
 
 /// Turns an AMQP delivery into a bus delivery, fetching a claim-checked body. `None` when it
-/// was handled here (claim missing: parked; store failing: released for redelivery).
-async fn to_delivery(shared: &Arc<Shared>, route: &str, d: AmqpDelivery) -> Option<Delivery> {
+/// was handled here (claim missing: parked and acked) or left to the broker (the bus or the
+/// consumer stopped, or the channel closed, while the store was failing).
+///
+/// A failing store never sends the delivery back to the queue (a requeue would count against
+/// the delivery limit, let later messages of the same key overtake it and finally park it as
+/// "not settled"): the delivery is held and the store call retried until it succeeds.
+async fn to_delivery(
+    shared: &Arc<Shared>,
+    route: &str,
+    d: AmqpDelivery,
+    ch: &Channel,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<Delivery> {
     let table = d.properties.headers().as_ref();
     let bus = wire::decode(table);
     let id = d
@@ -186,25 +208,36 @@ async fn to_delivery(shared: &Arc<Shared>, route: &str, d: AmqpDelivery) -> Opti
         body: d.data.into(),
     };
     if let Some((claim, _)) = &bus.claim {
-        match shared.store.get_blob(claim).await {
-            Ok(Some(body)) => message.body = body,
-            Ok(None) => {
+        let held = Held {
+            route,
+            id: &message.id,
+            ch,
+        };
+        let fetched = held
+            .retry("fetching a claim-check body", stop, || {
+                shared.store.get_blob(claim)
+            })
+            .await?;
+        match fetched {
+            Some(body) => message.body = body,
+            None => {
                 let e = BusError::ClaimMissing {
                     id: message.id.clone(),
                     claim: claim.clone(),
                 };
-                tracing::error!(route, error = %e, "claim-check body missing; parking the message");
-                let parked = parked_message(&message, &bus, &Reason::new(e.to_string()));
-                match shared.store.park(&parked, None).await {
-                    Ok(()) => {
-                        let _ = d.acker.ack(BasicAckOptions::default()).await;
-                    }
-                    Err(e) => release_later(d.acker, route, &e),
-                }
-                return None;
-            }
-            Err(e) => {
-                release_later(d.acker, route, &e);
+                tracing::error!(route, id = %message.id, error = %e, "claim-check body missing; parking the message");
+                // The error of this attempt: it becomes the last error (and the first one when
+                // there was none). The partner code stays the one of the latest failed attempt.
+                let text = e.to_string();
+                let mut parked = parked_message(&message, &bus, &text, bus.partner_code.clone());
+                parked.first_error = bus.first_error.clone().or(Some(text.clone()));
+                parked.last_error = Some(text);
+                let parked = &parked;
+                held.retry("parking a message", stop, || {
+                    shared.store.park(parked, None)
+                })
+                .await?;
+                let _ = d.acker.ack(BasicAckOptions::default()).await;
                 return None;
             }
         }
@@ -224,37 +257,96 @@ async fn to_delivery(shared: &Arc<Shared>, route: &str, d: AmqpDelivery) -> Opti
     })
 }
 
-/// The store failed: release the delivery for redelivery after a pause.
-fn release_later(acker: Acker, route: &str, e: &BusError) {
-    tracing::warn!(route, error = %e, "bus store failing; releasing the delivery for redelivery in 1 s");
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let _ = acker
-            .nack(BasicNackOptions {
-                multiple: false,
-                requeue: true,
-            })
-            .await;
-    });
+/// Pause between store attempts while a delivery is held: exponential from 100 ms, capped at
+/// 10 s, with jitter, forever.
+fn store_backoff() -> impl Iterator<Item = Duration> {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(10))
+        .with_jitter()
+        .without_max_times()
+        .build()
 }
 
-fn parked_message(message: &Message, bus: &BusHeaders, reason: &Reason) -> ParkedMessage {
+/// A delivery held while a store call is retried.
+struct Held<'a> {
+    route: &'a str,
+    id: &'a str,
+    /// The channel of the delivery: once it is closed the broker redelivers the message, so
+    /// holding it is pointless.
+    ch: &'a Channel,
+}
+
+impl Held<'_> {
+    /// Runs `op` until it succeeds, logging each failure. `None` when `stop` turned true or
+    /// the channel closed meanwhile (the delivery is then left unsettled, to the broker).
+    async fn retry<T, F: Future<Output = Result<T, BusError>>>(
+        &self,
+        what: &str,
+        stop: &mut watch::Receiver<bool>,
+        mut op: impl FnMut() -> F,
+    ) -> Option<T> {
+        let mut delays = store_backoff();
+        loop {
+            match op().await {
+                Ok(v) => return Some(v),
+                Err(e) => {
+                    let delay = delays.next().unwrap_or(Duration::from_secs(10));
+                    tracing::warn!(
+                        route = self.route,
+                        id = self.id,
+                        error = %e,
+                        retry_in_ms = delay.as_millis() as u64,
+                        "bus store failing while {what}; holding the delivery and trying again"
+                    );
+                    tokio::select! {
+                        r = stop.changed() => if r.is_err() || *stop.borrow() {
+                            return None;
+                        },
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    if *stop.borrow() || !self.ch.status().connected() {
+                        tracing::info!(
+                            route = self.route,
+                            id = self.id,
+                            "stopped holding a delivery (consumer stopped or channel closed); \
+                             the broker will deliver it again"
+                        );
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The parked record of a message: the publisher's headers (no `x-lienthong-*` header),
+/// `reason` as the reason, `partner_code` as given; the errors are those carried by the
+/// message (callers set them for the case at hand).
+fn parked_message(
+    message: &Message,
+    bus: &BusHeaders,
+    reason: &str,
+    partner_code: Option<String>,
+) -> ParkedMessage {
+    let mut headers = message.headers.clone();
+    headers.retain(|k, _| !k.starts_with("x-lienthong-"));
     ParkedMessage {
         id: message.id.clone(),
         route: message.route.clone(),
         key: message.key.clone(),
-        headers: message.headers.clone(),
+        headers,
         body_size: bus
             .claim
             .as_ref()
             .map(|(_, size)| *size)
             .unwrap_or(message.body.len() as u64),
         claim: bus.claim.as_ref().map(|(c, _)| c.clone()),
-        reason: reason.message.clone(),
-        partner_code: reason.partner_code.clone().or(bus.partner_code.clone()),
+        reason: reason.to_string(),
+        partner_code,
         attempts: bus.attempt,
-        first_error: bus.first_error.clone().or(Some(reason.message.clone())),
-        last_error: Some(reason.message.clone()),
+        first_error: bus.first_error.clone(),
+        last_error: bus.last_error.clone(),
         parked_at: jiff::Timestamp::now(),
         status: ParkedStatus::Parked,
         resolved_by: None,
@@ -263,8 +355,16 @@ fn parked_message(message: &Message, bus: &BusHeaders, reason: &Reason) -> Parke
     }
 }
 
-/// A message of a dead queue (delivery limit exceeded): park it, then ack.
-async fn drain_dead(shared: &Arc<Shared>, route: &str, d: AmqpDelivery) {
+/// A message of a dead queue (delivery limit exceeded): park it, then ack. While the store
+/// fails the delivery is held (never requeued: the dead queue has no dead-letter target, and a
+/// delivery limit — RabbitMQ 4.x gives quorum queues one by default — would drop it).
+async fn drain_dead(
+    shared: &Arc<Shared>,
+    route: &str,
+    d: AmqpDelivery,
+    ch: &Channel,
+    stop: &mut watch::Receiver<bool>,
+) {
     let table = d.properties.headers().as_ref();
     let bus = wire::decode(table);
     let count = wire::get_int(table, "x-delivery-count")
@@ -282,12 +382,12 @@ async fn drain_dead(shared: &Arc<Shared>, route: &str, d: AmqpDelivery) {
         headers: wire::user_headers(table),
         body: bytes::Bytes::new(),
     };
-    let reason = Reason::new(format!(
+    let reason = format!(
         "delivered {count} times without being settled (consumer crashed or lost its connection)"
-    ));
-    let mut parked = parked_message(&message, &bus, &reason);
-    parked.first_error = bus.first_error.clone();
-    parked.last_error = bus.last_error.clone();
+    );
+    // Not the error of an attempt: the errors and the partner code stay those of the latest
+    // failed attempt.
+    let mut parked = parked_message(&message, &bus, &reason, bus.partner_code.clone());
     if bus.claim.is_none() {
         parked.body_size = d.data.len() as u64;
     }
@@ -296,12 +396,20 @@ async fn drain_dead(shared: &Arc<Shared>, route: &str, d: AmqpDelivery) {
     } else {
         Some(&d.data[..])
     };
-    match shared.store.park(&parked, body).await {
-        Ok(()) => {
-            tracing::warn!(route, id = %parked.id, "message exceeded the delivery limit; parked");
-            let _ = d.acker.ack(BasicAckOptions::default()).await;
-        }
-        Err(e) => release_later(d.acker, route, &e),
+    let parked_ref = &parked;
+    let held = Held {
+        route,
+        id: &parked.id,
+        ch,
+    };
+    let stored = held
+        .retry("parking a message of the dead queue", stop, || {
+            shared.store.park(parked_ref, body)
+        })
+        .await;
+    if stored.is_some() {
+        tracing::warn!(route, id = %parked.id, "message exceeded the delivery limit; parked");
+        let _ = d.acker.ack(BasicAckOptions::default()).await;
     }
 }
 
@@ -437,7 +545,16 @@ impl Settle {
                 .map(|c| (c.clone(), d.message.body.len() as u64)),
             replayed_by: None,
         };
-        let parked = parked_message(&d.message, &bus, reason);
+        // The reason is the error of this attempt: it becomes the last error (and the first
+        // one when there was none); the partner code is the reason's, as given.
+        let mut parked = parked_message(
+            &d.message,
+            &bus,
+            &reason.message,
+            reason.partner_code.clone(),
+        );
+        parked.first_error = d.first_error.clone().or(Some(reason.message.clone()));
+        parked.last_error = Some(reason.message.clone());
         let body = if self.claim.is_some() {
             None
         } else {

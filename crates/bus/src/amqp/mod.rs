@@ -2,6 +2,14 @@
 //! publisher confirms, TTL queues for delayed retries, at-least-once dead-lettering into a
 //! dead queue drained into the park store, and a supervisor that reconnects.
 //!
+//! Two connections per session: publishing on one, consuming on the other, so that a broker
+//! alarm, which blocks the connections that publish, does not stop the consumers' acks (they
+//! keep draining the queues; a retry is a publish, and waits like one).
+//!
+//! Store failures never bounce a message through the broker: a consumer that cannot fetch a
+//! claim-checked body, or park a message, holds the delivery and tries the store again
+//! (backing off up to 10 s) until it succeeds or the consumer stops.
+//!
 //! Submodules: [`topology`] (names, arguments, declaration, exported definitions), `supervisor`
 //! (the connection and reconnection), `publisher` (confirmed, pipelined publishing),
 //! `consumer` (consuming, settlement, dead-queue drain), `wire` (headers).
@@ -22,6 +30,7 @@ use consumer::Sink;
 use lapin::options::{ExchangeDeleteOptions, QueueDeclareOptions, QueueDeleteOptions};
 use lapin::types::FieldTable;
 use publisher::Outgoing;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -29,8 +38,10 @@ use supervisor::Session;
 use tokio::sync::{mpsc, watch};
 use wire::BusHeaders;
 
-/// How long [`crate::Bus::publish_batch`] keeps trying (across reconnections) before giving up
-/// with [`BusError::Unavailable`].
+/// How long [`crate::Bus::publish_batch`] (and a retry's publish) keeps trying, across
+/// reconnections and waiting for the broker's confirms, before giving up with
+/// [`BusError::Unavailable`] (a broker under a memory or disk alarm blocks publishers and
+/// confirms nothing).
 pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How long operator views ([`crate::Bus::depth`], [`crate::Bus::queues`]) wait for a
@@ -55,6 +66,10 @@ pub(crate) struct Shared {
     pub(crate) publish_timeout: Duration,
     pub(crate) published: AtomicU64,
     pub(crate) acked: AtomicU64,
+    /// Random per bus, part of every claim-check blob id (see [`claim_id`]).
+    claim_nonce: u64,
+    /// Counter of claim-check blob ids.
+    claim_seq: AtomicU64,
     /// Last sample of the counters for the rates: (when, published, acked).
     sample: std::sync::Mutex<(Instant, u64, u64)>,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
@@ -90,6 +105,8 @@ impl AmqpBus {
             publish_timeout: PUBLISH_TIMEOUT,
             published: AtomicU64::new(0),
             acked: AtomicU64::new(0),
+            claim_nonce: random_nonce(),
+            claim_seq: AtomicU64::new(0),
             sample: std::sync::Mutex::new((Instant::now(), 0, 0)),
             tasks: std::sync::Mutex::new(Vec::new()),
             config,
@@ -129,7 +146,12 @@ impl AmqpBus {
         }
         let partition = partition_of(&m.key, route.partitions);
         let claim = if m.body.len() > config.claim_check_above {
-            let blob = claim_id(&m.route, &m.id);
+            let blob = claim_id(
+                &m.route,
+                &m.id,
+                self.shared.claim_nonce,
+                self.shared.claim_seq.fetch_add(1, Ordering::Relaxed),
+            );
             self.shared.store.put_blob(&blob, &m.body).await?;
             Some((blob, m.body.len() as u64))
         } else {
@@ -217,7 +239,7 @@ impl AmqpBus {
     /// Passive declare of `queue` on the info channel: (messages ready, consumers).
     async fn peek(&self, session: &Session, queue: &str) -> Result<(u64, u32), BusError> {
         let res = session
-            .with_info(async |ch| {
+            .with_info(&format!("inspecting queue {queue}"), async |ch| {
                 ch.queue_declare(
                     queue.into(),
                     QueueDeclareOptions {
@@ -228,7 +250,7 @@ impl AmqpBus {
                 )
                 .await
             })
-            .await;
+            .await?;
         match res {
             Ok(q) => Ok((u64::from(q.message_count()), q.consumer_count())),
             Err(e) if topology::not_found(&e) => Err(BusError::Topology {
@@ -316,6 +338,12 @@ impl AmqpBus {
         Ok(out)
     }
 
+    /// Publishes the selected parked messages back to their route and marks them replayed.
+    ///
+    /// Only rows parked before the replay started are selected, and a row is marked only if it
+    /// is still the parking that was selected: a replayed message that fails and is parked
+    /// again meanwhile stays parked (and is not selected again by this replay). Rows whose
+    /// route is no longer configured are skipped with a warning and left parked.
     pub(crate) async fn replay(
         &self,
         selection: &Selection,
@@ -324,23 +352,39 @@ impl AmqpBus {
         let config = &self.shared.config;
         let mut total = 0u64;
         let started = jiff::Timestamp::now();
+        // Rows left parked because their route is gone: they stay in the selection, so each
+        // page asks for that many more rows and leaves them out.
+        let mut skipped: HashSet<(String, String)> = HashSet::new();
         loop {
+            let limit =
+                REPLAY_PAGE.saturating_add(u32::try_from(skipped.len()).unwrap_or(u32::MAX));
             let page = self
                 .shared
                 .store
-                .select_parked(selection, REPLAY_PAGE, started)
+                .select_parked(selection, limit, started)
                 .await?;
-            if page.is_empty() {
-                return Ok(total);
-            }
             let mut items = Vec::with_capacity(page.len());
+            let mut sent = Vec::with_capacity(page.len());
             for (p, body) in &page {
-                let route = config.route(&p.route)?;
+                if skipped.contains(&(p.route.clone(), p.id.clone())) {
+                    continue;
+                }
+                let Ok(route) = config.route(&p.route) else {
+                    tracing::warn!(
+                        route = %p.route,
+                        id = %p.id,
+                        operator,
+                        "parked message not replayed: its route is not configured; left parked"
+                    );
+                    skipped.insert((p.route.clone(), p.id.clone()));
+                    continue;
+                };
                 let partition = partition_of(&p.key, route.partitions);
                 let bus = BusHeaders {
                     route: route.name.clone(),
                     key: p.key.clone(),
                     attempt: 1,
+                    // The parked claim travels again (the parked record keeps referencing it).
                     claim: p.claim.clone().map(|c| (c, p.body_size)),
                     replayed_by: Some(operator.to_string()),
                     ..BusHeaders::default()
@@ -356,9 +400,13 @@ impl AmqpBus {
                         body.clone()
                     },
                 });
+                sent.push(p);
+            }
+            if items.is_empty() {
+                return Ok(total);
             }
             self.shared.publish_confirmed(&items).await?;
-            for (p, _) in &page {
+            for p in sent {
                 if self
                     .shared
                     .store
@@ -367,6 +415,13 @@ impl AmqpBus {
                 {
                     total += 1;
                     tracing::info!(route = %p.route, id = %p.id, operator, "parked message replayed");
+                } else {
+                    tracing::info!(
+                        route = %p.route,
+                        id = %p.id,
+                        operator,
+                        "replayed message was parked again or resolved meanwhile; not marked"
+                    );
                 }
             }
         }
@@ -386,11 +441,7 @@ impl AmqpBus {
             }
         }
         if let Some(s) = self.shared.session.send_replace(None) {
-            let _ = tokio::time::timeout(
-                Duration::from_secs(5),
-                s.conn.close(200, "bus closed".into()),
-            )
-            .await;
+            s.close(200, "bus closed").await;
         }
         tracing::info!(prefix = %self.shared.config.prefix, "RabbitMQ bus closed");
     }
@@ -400,10 +451,35 @@ impl AmqpBus {
     }
 }
 
-/// The claim-check blob id of a message: derived from its route and id, so publishing the
-/// same message again reuses (overwrites) the same blob.
-fn claim_id(route: &str, id: &str) -> String {
-    format!("{route}/{id}")
+/// The claim-check blob id of one publish of a message: `{route}/{id}/{µs}-{nonce}-{seq}`,
+/// unique per publish (the time, a random number drawn when the bus opened and a counter of
+/// this bus), so copies of the same message id published separately (published again by the
+/// caller, parked and published anew) never share a blob that the ack of one of them would
+/// delete.
+///
+/// Copies of **one** publish do share its blob: a retry carries the claim of the delivery it
+/// retries, a replay the claim of the parked record, and a message sent again after a lost
+/// confirm is the same publish. The blob is deleted by the final [`crate::Delivery::ack`]; a
+/// duplicate of that copy (at-least-once delivery) arriving later finds it gone and is parked
+/// as "claim-check body missing".
+fn claim_id(route: &str, id: &str, nonce: u64, seq: u64) -> String {
+    let micros = jiff::Timestamp::now().as_microsecond();
+    format!("{route}/{id}/{micros}-{nonce:016x}-{seq}")
+}
+
+/// A random number (std's per-process random hash keys), to tell apart the claim ids of
+/// buses opened at the same microsecond on several nodes.
+fn random_nonce() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
 }
 
 /// Deletes every queue and exchange of the topology of `config` (its prefix and routes),

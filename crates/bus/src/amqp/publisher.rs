@@ -1,7 +1,9 @@
 //! Confirmed publishing: messages are published on a confirm-mode channel taken exclusively
-//! from the session's pool, pipelined within the confirm window; a nack or a returned message
-//! is an error, a lost connection makes the unconfirmed ones go out again on the next session,
-//! until the publish timeout.
+//! from the session's pool (on the publishing connection), pipelined within the confirm
+//! window; a nack or a returned message is an error, a lost connection makes the unconfirmed
+//! ones go out again on the next session. Everything, waiting for a session, the publishes
+//! and the confirms, is bounded by the publish timeout (a connection blocked by a broker
+//! alarm would otherwise make a publish wait forever).
 
 use super::Shared;
 use super::supervisor::{Session, wait_session};
@@ -44,7 +46,28 @@ impl Shared {
         let mut last_problem = String::new();
         while !pending.is_empty() {
             let session = wait_session(self, deadline, &last_problem).await?;
-            match self.publish_on(&session, items, &mut pending).await {
+            // The whole attempt (channel, publishes, confirms) is bounded by the deadline: a
+            // connection blocked by a broker alarm accepts nothing and confirms nothing.
+            let attempt =
+                tokio::time::timeout_at(deadline, self.publish_on(&session, items, &mut pending))
+                    .await;
+            let Ok(attempt) = attempt else {
+                tracing::warn!(
+                    unconfirmed = pending.len(),
+                    timeout_s = self.publish_timeout.as_secs(),
+                    "the broker did not confirm in time; giving up"
+                );
+                return Err(BusError::Unavailable {
+                    backend: "rabbitmq",
+                    detail: format!(
+                        "the broker did not confirm {} message(s) within {} s (it may be \
+                         blocking publishers under a memory or disk alarm)",
+                        pending.len(),
+                        self.publish_timeout.as_secs()
+                    ),
+                });
+            };
+            match attempt {
                 Ok(()) => {}
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::Lost(detail)) => {

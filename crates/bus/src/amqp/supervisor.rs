@@ -1,8 +1,12 @@
-//! The connection and its supervisor: one AMQP connection at a time (a [`Session`]), published
-//! to every task through a `watch` channel; when it is lost (broker restart, cut TCP
-//! connection) the supervisor reconnects with exponential backoff (forever, until the bus is
-//! closed), declares the topology again and publishes the new session, on which consumers
-//! resume and unconfirmed publishes are sent again.
+//! The connections and their supervisor: one [`Session`] at a time, published to every task
+//! through a `watch` channel. A session holds two AMQP connections: one for consuming (acks,
+//! topology, passive declares) and one for publishing (publishes, retries, replays). RabbitMQ
+//! blocks the connections that publish while a memory or disk alarm is in effect; keeping
+//! consumers on a connection that never publishes lets them go on acking, and so draining the
+//! queues, during an alarm. When either connection is lost (broker restart, cut TCP
+//! connection) the supervisor closes both, reconnects with exponential backoff (forever, until
+//! the bus is closed), declares the topology again and publishes the new session, on which
+//! consumers resume and unconfirmed publishes are sent again.
 
 use super::Shared;
 use super::topology;
@@ -19,11 +23,21 @@ use tokio::time::Instant;
 /// How often the supervisor checks the connection status besides being told.
 const POLL: Duration = Duration::from_millis(200);
 
+/// How long a call on the info channel (a passive declare) may take, waiting for the channel
+/// included.
+pub(crate) const INFO_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long closing a connection may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// One live connection with its channels.
 pub(crate) struct Session {
     /// Increases with every reconnection.
     pub(crate) generation: u64,
+    /// The consuming connection (consumers, acks, topology, passive declares).
     pub(crate) conn: Connection,
+    /// The publishing connection (confirm-mode channels only).
+    pub(crate) publish_conn: Connection,
     /// Confirm-mode channels not in use (each publish batch takes one exclusively, so returned
     /// messages and confirms belong to that batch).
     pool: std::sync::Mutex<Vec<Channel>>,
@@ -36,12 +50,21 @@ pub(crate) struct Session {
 impl Session {
     /// Whether the connection is still usable.
     pub(crate) fn alive(&self) -> bool {
-        !self.lost.load(Ordering::Acquire) && self.conn.status().connected()
+        !self.lost.load(Ordering::Acquire)
+            && self.conn.status().connected()
+            && self.publish_conn.status().connected()
+    }
+
+    /// Closes both connections (bounded: a blocked connection may not answer).
+    pub(crate) async fn close(&self, code: u16, why: &str) {
+        for conn in [&self.conn, &self.publish_conn] {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, conn.close(code, why.into())).await;
+        }
     }
 
     /// Tells the supervisor the connection looks dead (it checks and reconnects).
     pub(crate) fn report_trouble(&self) {
-        if !self.conn.status().connected() {
+        if !self.conn.status().connected() || !self.publish_conn.status().connected() {
             self.lost.store(true, Ordering::Release);
         }
         self.lost_notify.notify_one();
@@ -57,7 +80,7 @@ impl Session {
                 None => break,
             }
         }
-        let ch = self.conn.create_channel().await?;
+        let ch = self.publish_conn.create_channel().await?;
         ch.confirm_select(ConfirmSelectOptions::default()).await?;
         Ok(ch)
     }
@@ -70,37 +93,74 @@ impl Session {
     }
 
     /// Runs `f` with the info channel (opened again when a failed passive declare closed it).
+    /// Waiting for the channel and `f` together are bounded by [`INFO_CALL_TIMEOUT`]: past it
+    /// the channel is dropped (closed; the next call opens a new one) and the answer is
+    /// [`BusError::Unavailable`]. The inner result is `f`'s.
     pub(crate) async fn with_info<T>(
         &self,
+        what: &str,
         f: impl AsyncFnOnce(&Channel) -> Result<T, lapin::Error>,
-    ) -> Result<T, lapin::Error> {
-        let mut guard = self.info.lock().await;
-        let ch = match guard.take() {
-            Some(ch) if ch.status().connected() => ch,
-            _ => self.conn.create_channel().await?,
+    ) -> Result<Result<T, lapin::Error>, BusError> {
+        let call = async {
+            let mut guard = self.info.lock().await;
+            // Taken out of the slot while in use: if the call times out, the channel is
+            // dropped with this future and the slot stays empty.
+            let ch = match guard.take() {
+                Some(ch) if ch.status().connected() => ch,
+                _ => self.conn.create_channel().await?,
+            };
+            let res = f(&ch).await;
+            if ch.status().connected() {
+                *guard = Some(ch);
+            }
+            res
         };
-        let res = f(&ch).await;
-        if ch.status().connected() {
-            *guard = Some(ch);
+        match tokio::time::timeout(INFO_CALL_TIMEOUT, call).await {
+            Ok(res) => Ok(res),
+            Err(_) => {
+                tracing::warn!(
+                    timeout_s = INFO_CALL_TIMEOUT.as_secs(),
+                    "no answer from the broker on the info channel; dropping the channel"
+                );
+                Err(BusError::Unavailable {
+                    backend: "rabbitmq",
+                    detail: format!(
+                        "{what}: no answer from the broker within {} s",
+                        INFO_CALL_TIMEOUT.as_secs()
+                    ),
+                })
+            }
         }
-        res
     }
 }
 
 /// Connects and declares the topology: a new session.
 pub(crate) async fn connect(shared: &Shared, generation: u64) -> Result<Arc<Session>, BusError> {
-    let props = ConnectionProperties::default()
-        .with_connection_name(format!("lienthong-bus {}", shared.config.prefix).into());
-    let conn = Connection::connect(&shared.url, props)
+    let props = |role: &str| {
+        ConnectionProperties::default()
+            .with_connection_name(format!("lienthong-bus {} {role}", shared.config.prefix).into())
+    };
+    let conn = Connection::connect(&shared.url, props("consume"))
         .await
         .map_err(|e| topology::unavailable("connecting to RabbitMQ", &e))?;
     if let Err(e) = topology::declare(&conn, &shared.config).await {
         let _ = conn.close(200, "topology declaration failed".into()).await;
         return Err(e);
     }
+    let publish_conn = match Connection::connect(&shared.url, props("publish")).await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = conn.close(200, "publishing connection failed".into()).await;
+            return Err(topology::unavailable(
+                "connecting to RabbitMQ (publishing connection)",
+                &e,
+            ));
+        }
+    };
     Ok(Arc::new(Session {
         generation,
         conn,
+        publish_conn,
         pool: std::sync::Mutex::new(Vec::new()),
         info: tokio::sync::Mutex::new(None),
         lost: AtomicBool::new(false),
@@ -143,13 +203,7 @@ pub(crate) async fn supervise(shared: Arc<Shared>, mut current: Arc<Session>) {
         );
         {
             let old = current.clone();
-            tokio::spawn(async move {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(2),
-                    old.conn.close(320, "reconnecting".into()),
-                )
-                .await;
-            });
+            tokio::spawn(async move { old.close(320, "reconnecting").await });
         }
         let started = Instant::now();
         let mut delays = backoff();
