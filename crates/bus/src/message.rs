@@ -142,7 +142,9 @@ impl std::fmt::Debug for Delivery {
 }
 
 impl Delivery {
-    /// Done: the message leaves the bus (its claim-check body is deleted).
+    /// Done: the message leaves the bus (its claim-check body is deleted). Returns once the
+    /// backend has taken the acknowledgement; as with a broker ack, it is not confirmed: if the
+    /// process or the connection dies right after, the message may be delivered again.
     pub async fn ack(mut self) -> Result<(), BusError> {
         match self.settle.take() {
             Some(Settle::Amqp(s)) => s.ack(&self).await,

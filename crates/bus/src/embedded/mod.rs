@@ -420,11 +420,25 @@ impl Settle {
         answer.await.map_err(|_| BusError::Closed)?
     }
 
-    pub(crate) async fn ack(self, d: &Delivery) -> Result<(), BusError> {
+    /// Hands the acknowledgement to the engine and returns without waiting for its commit,
+    /// like a broker ack (`basic.ack` is not confirmed either): a consumer that settles one
+    /// delivery after the other is then not held to one disk flush per message, and the engine
+    /// commits the acks that accumulate together. If the process dies before that commit, the
+    /// message is delivered again (at least once; consumers are idempotent). A failed ack is
+    /// logged by the engine and the lease given back.
+    pub(crate) async fn ack(mut self, d: &Delivery) -> Result<(), BusError> {
         let _ = d;
+        self.done = true;
         let claim = self.claim.clone();
-        self.call(|seq, reply| Request::Ack { seq, claim, reply })
-            .await
+        // Nobody waits for the answer: the engine's reply goes nowhere.
+        let (reply, _answer) = oneshot::channel();
+        self.engine
+            .send(Request::Ack {
+                seq: self.seq,
+                claim,
+                reply,
+            })
+            .map_err(|_| BusError::Closed)
     }
 
     /// Schedules the retry; returns the delay tier used.
