@@ -1,1 +1,2 @@
+//! Journal benchmarks (filled in later).
 fn main() {}

@@ -134,16 +134,16 @@ where
 /// One test body, two tests: `NAME::sqlite` and `NAME::postgres`.
 #[macro_export]
 macro_rules! both_backends {
-    ($name:ident, $body:path) => {
+    ($name:ident, $body:ident) => {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                $crate::common::run($crate::common::sqlite_db(), $body).await;
+                $crate::common::run($crate::common::sqlite_db(), super::$body).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 if let Some(db) = $crate::common::pg_db().await {
-                    $crate::common::run(db, $body).await;
+                    $crate::common::run(db, super::$body).await;
                 }
             }
         }
