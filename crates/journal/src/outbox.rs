@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::time::{ts, us};
 use crate::{Backend, Journal};
 use jiff::{SignedDuration, Timestamp};
-use sqlx::{Any, AssertSqlSafe, Row, Transaction};
+use sqlx::{Any, Row, Transaction};
 use std::future::Future;
 
 /// Kind of the work item "reconcile this dossier with the portal".
@@ -157,19 +157,27 @@ impl Journal {
     }
 
     async fn claim(&self, opts: &RelayOptions, now: Timestamp) -> Result<Vec<WorkItem>> {
-        let lock = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
+        // PostgreSQL: pick the rows once (a materialised CTE; an `IN (… LIMIT … SKIP
+        // LOCKED)` subquery may be re-run by the planner and claim more than the batch),
+        // skipping rows another relay is claiming right now.
+        let sql = match self.backend {
+            Backend::Postgres => {
+                "WITH picked AS MATERIALIZED (SELECT id FROM outbox WHERE handed_at IS NULL \
+                   AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY id LIMIT $4 \
+                   FOR UPDATE SKIP LOCKED) \
+                 UPDATE outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
+                 FROM picked WHERE outbox.id = picked.id \
+                 RETURNING outbox.id, kind, dossier_code, reason, created_at, attempts"
+            }
+            Backend::Sqlite => {
+                "UPDATE outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
+                 WHERE id IN (SELECT id FROM outbox WHERE handed_at IS NULL \
+                   AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY id LIMIT $4) \
+                 RETURNING id, kind, dossier_code, reason, created_at, attempts"
+            }
         };
-        let sql = format!(
-            "UPDATE outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM outbox WHERE handed_at IS NULL \
-               AND (claimed_until IS NULL OR claimed_until < $3) ORDER BY id LIMIT $4{lock}) \
-             AND handed_at IS NULL AND (claimed_until IS NULL OR claimed_until < $3) \
-             RETURNING id, kind, dossier_code, reason, created_at, attempts"
-        );
         let until = now.saturating_add(opts.lease).unwrap_or(now);
-        let rows = sqlx::query(AssertSqlSafe(sql))
+        let rows = sqlx::query(sql)
             .bind(&opts.owner)
             .bind(us(until))
             .bind(us(now))
