@@ -4,6 +4,7 @@
 
 mod dossier_cmd;
 mod edxml_cmd;
+mod journal_cmd;
 mod sandbox_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -56,6 +57,34 @@ enum Command {
     /// Generate realistic test data, deterministic by seed.
     #[command(subcommand)]
     Gen(GenCommand),
+    /// Look into the journal (works while the gateway is down).
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
+        #[command(flatten)]
+        journal: journal_cmd::JournalArgs,
+    },
+    /// The centre's report from the journal: received, resolved, on time, overdue,
+    /// online… per month, agency or department (docs/statistics.md).
+    Report {
+        /// First day (YYYY-MM-DD, inclusive).
+        #[arg(long)]
+        from: jiff::civil::Date,
+        /// Last day (YYYY-MM-DD, inclusive).
+        #[arg(long)]
+        to: jiff::civil::Date,
+        /// Only this agency (level-1 code, e.g. 000.00.00.H41) or department (unit code).
+        #[arg(long)]
+        agency: Option<String>,
+        /// Rows per month, agency or department.
+        #[arg(long, value_enum, default_value_t = ReportBy::Month)]
+        by: ReportBy,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = journal_cmd::OutFormat::Table)]
+        format: journal_cmd::OutFormat,
+        #[command(flatten)]
+        journal: journal_cmd::JournalArgs,
+    },
     /// Run the simulators of the national portal (DVCQG) and of the document exchange
     /// axis (VDXP) for tests and demos (docs/simulators.md).
     Sandbox {
@@ -69,6 +98,71 @@ enum Command {
         /// (docs/simulators.md); built-in defaults otherwise.
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+}
+
+/// Rows of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportBy {
+    /// One row per calendar month.
+    Month,
+    /// One row per level-1 agency.
+    Agency,
+    /// One row per receiving unit.
+    Department,
+}
+
+#[derive(Debug, Subcommand)]
+enum JournalCommand {
+    /// Find messages in the message log, newest first.
+    Search {
+        /// Dossier code.
+        #[arg(long)]
+        dossier: Option<String>,
+        /// Axis document id.
+        #[arg(long)]
+        doc: Option<String>,
+        /// Partner (dvcqg, vdxp, a one-stop-shop system).
+        #[arg(long)]
+        partner: Option<String>,
+        /// Outcome (pending, accepted, rejected, parked, duplicate).
+        #[arg(long)]
+        outcome: Option<String>,
+        /// From (RFC 3339 time, or a day in Vietnamese time).
+        #[arg(long)]
+        from: Option<String>,
+        /// To (RFC 3339 time exclusive, or a day inclusive).
+        #[arg(long)]
+        to: Option<String>,
+        /// Page size.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Continue after this cursor (printed at the end of a page).
+        #[arg(long)]
+        after: Option<String>,
+        /// Print the kept bodies (personal data masked).
+        #[arg(long)]
+        bodies: bool,
+        /// Show personal data in bodies in clear (needs the encryption key).
+        #[arg(long, requires = "bodies")]
+        reveal: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = journal_cmd::OutFormat::Table)]
+        format: journal_cmd::OutFormat,
+    },
+    /// Everything known about one dossier, in time order.
+    Timeline {
+        /// Dossier code.
+        code: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = journal_cmd::OutFormat::Table)]
+        format: journal_cmd::OutFormat,
+    },
+    /// Delete old records in small batches (retention).
+    Purge {
+        /// Keep this many days (default: journal.retention_days, else 365).
+        #[arg(long)]
+        days: Option<u64>,
     },
 }
 
@@ -199,6 +293,55 @@ fn main() -> ExitCode {
             vdxp,
             config,
         } => sandbox_cmd::run(dvcqg, vdxp, config.as_deref()),
+        Command::Journal { command, journal } => match command {
+            JournalCommand::Search {
+                dossier,
+                doc,
+                partner,
+                outcome,
+                from,
+                to,
+                limit,
+                after,
+                bodies,
+                reveal,
+                format,
+            } => journal_cmd::search(
+                &journal,
+                &journal_cmd::SearchArgs {
+                    dossier,
+                    doc,
+                    partner,
+                    outcome,
+                    from,
+                    to,
+                    limit,
+                    after,
+                    bodies,
+                    reveal,
+                    format,
+                },
+            ),
+            JournalCommand::Timeline { code, format } => {
+                journal_cmd::timeline(&journal, &code, format)
+            }
+            JournalCommand::Purge { days } => journal_cmd::purge(&journal, days),
+        },
+        Command::Report {
+            from,
+            to,
+            agency,
+            by,
+            format,
+            journal,
+        } => {
+            let by = match by {
+                ReportBy::Month => lienthong_journal::stats::GroupBy::Month,
+                ReportBy::Agency => lienthong_journal::stats::GroupBy::Agency,
+                ReportBy::Department => lienthong_journal::stats::GroupBy::Department,
+            };
+            journal_cmd::report(&journal, from, to, agency, by, format)
+        }
         Command::Gen(GenCommand::Dossiers { count, seed }) => {
             dossier_cmd::gen_dossiers(count, seed)
         }
