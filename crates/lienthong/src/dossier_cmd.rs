@@ -355,3 +355,64 @@ pub fn gen_progress(count: usize, seed: u64) -> Outcome {
     }
     Outcome::Valid
 }
+
+/// A provincial document read and validated: the model value and its body (one JSON line).
+pub enum Provincial {
+    /// A dossier version.
+    Dossier(Box<lienthong_model::dossier::Dossier>, Vec<u8>),
+    /// A progress step.
+    Progress(lienthong_model::dossier::ProgressStep, Vec<u8>),
+}
+
+/// One document of an input: where it was and what it is, or the findings that refuse it.
+pub struct ProvincialDoc {
+    /// NDJSON line, when the input had several.
+    pub line: Option<usize>,
+    /// The document, or its findings (at least one error).
+    pub item: Result<Provincial, Vec<Finding>>,
+}
+
+impl ProvincialDoc {
+    /// `line N` or `document`, for messages.
+    pub fn place(&self) -> String {
+        self.line
+            .map_or_else(|| "document".to_string(), |n| format!("line {n}"))
+    }
+}
+
+/// Reads provincial dossiers and progress steps (one JSON document or NDJSON) with the same
+/// checks as `lienthong validate` (default policy).
+pub fn provincial_documents(bytes: &[u8]) -> Vec<ProvincialDoc> {
+    let (_, docs) = split(bytes);
+    let policy = Policy::default();
+    docs.into_iter()
+        .map(|doc| {
+            let item = match doc.value {
+                Err(e) => Err(vec![e]),
+                Ok(v) => {
+                    let mut f = Vec::new();
+                    let item = match Kind::detect(&v) {
+                        Kind::Dossier => read_dossier(&v, &mut f).map(|d| {
+                            f.extend(validate_dossier_with(&d, &policy));
+                            let body = dossier_json(&d).into_bytes();
+                            Provincial::Dossier(Box::new(d), body)
+                        }),
+                        Kind::Progress => read_progress(&v, &mut f).map(|p| {
+                            f.extend(validate_progress(&p));
+                            let body = progress_json(&p).into_bytes();
+                            Provincial::Progress(p, body)
+                        }),
+                    };
+                    match item {
+                        Some(item) if !f.iter().any(Finding::is_error) => Ok(item),
+                        _ => Err(on_line(doc.line, f)),
+                    }
+                }
+            };
+            ProvincialDoc {
+                line: doc.line,
+                item,
+            }
+        })
+        .collect()
+}

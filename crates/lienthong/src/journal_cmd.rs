@@ -410,6 +410,81 @@ pub fn purge(args: &JournalArgs, days: Option<u64>) -> Outcome {
     }))
 }
 
+/// `lienthong journal load [FILE] [--source NAME]`: reads provincial dossiers and progress steps
+/// (one JSON document or NDJSON), validates each like `lienthong validate`, and records the valid
+/// ones as received now from `source`. Prints a summary; exit 1 if any document was refused.
+pub fn load(args: &JournalArgs, file: Option<&Path>, source: &str) -> Outcome {
+    finish(runtime().and_then(|rt| {
+        rt.block_on(async {
+            let bytes = crate::edxml_cmd::load(file.unwrap_or(Path::new("-")))
+                .map_err(|f| anyhow::anyhow!("{f}"))?;
+            let docs = crate::dossier_cmd::provincial_documents(&bytes);
+            let j = open(args).await?;
+            let now = Timestamp::now();
+            let (mut current, mut stale, mut duplicate, mut steps, mut refused) = (0, 0, 0, 0, 0);
+            for doc in docs {
+                let place = doc.place();
+                match doc.item {
+                    Err(findings) => {
+                        refused += 1;
+                        eprintln!("{place}: refused");
+                        crate::edxml_cmd::print_findings(
+                            &mut std::io::stderr().lock(),
+                            &findings,
+                            crate::Format::Text,
+                        );
+                    }
+                    Ok(crate::dossier_cmd::Provincial::Dossier(d, body)) => {
+                        let at = d.received_at.or(d.submitted_at).unwrap_or(now);
+                        let r = j
+                            .record_version(&lienthong_journal::state::IncomingVersion {
+                                dossier: &d,
+                                body: &body,
+                                body_kind: "provincial.dossier",
+                                source,
+                                at,
+                            })
+                            .await
+                            .with_context(|| format!("{place}: cannot record dossier"))?;
+                        match r {
+                            lienthong_journal::state::Recorded::Current { .. } => current += 1,
+                            lienthong_journal::state::Recorded::Stale { .. } => stale += 1,
+                            _ => duplicate += 1,
+                        }
+                    }
+                    Ok(crate::dossier_cmd::Provincial::Progress(p, body)) => {
+                        let at = p.at.unwrap_or(now);
+                        let r = j
+                            .record_step(&lienthong_journal::state::IncomingStep {
+                                step: &p,
+                                body: &body,
+                                body_kind: "provincial.progress",
+                                source,
+                                at,
+                            })
+                            .await
+                            .with_context(|| format!("{place}: cannot record progress step"))?;
+                        match r {
+                            lienthong_journal::state::StepRecorded::New { .. } => steps += 1,
+                            _ => duplicate += 1,
+                        }
+                    }
+                }
+            }
+            j.close().await;
+            println!(
+                "recorded: {current} current versions, {stale} stale versions, {steps} progress steps, \
+                 {duplicate} duplicates; refused: {refused}"
+            );
+            Ok(if refused > 0 {
+                Outcome::Invalid
+            } else {
+                Outcome::Valid
+            })
+        })
+    }))
+}
+
 /// `lienthong journal timeline CODE`.
 pub fn timeline(args: &JournalArgs, code: &str, format: OutFormat) -> Outcome {
     finish(runtime().and_then(|rt| {

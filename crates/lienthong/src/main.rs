@@ -158,6 +158,16 @@ enum JournalCommand {
         #[arg(long, value_enum, default_value_t = journal_cmd::OutFormat::Table)]
         format: journal_cmd::OutFormat,
     },
+    /// Record provincial dossiers and progress steps (JSON or NDJSON, e.g. from `gen`) straight
+    /// into the journal: an offline backfill that works while the gateway is down. Each
+    /// document is validated first; refused ones are reported with their findings.
+    Load {
+        /// The file; `-` or nothing for standard input.
+        file: Option<PathBuf>,
+        /// The one-stop-shop system the documents come from.
+        #[arg(long, default_value = "backfill")]
+        source: String,
+    },
     /// Delete old records in small batches (retention).
     Purge {
         /// Keep this many days (default: journal.retention_days, else 365).
@@ -326,6 +336,9 @@ fn main() -> ExitCode {
                 journal_cmd::timeline(&journal, &code, format)
             }
             JournalCommand::Purge { days } => journal_cmd::purge(&journal, days),
+            JournalCommand::Load { file, source } => {
+                journal_cmd::load(&journal, file.as_deref(), &source)
+            }
         },
         Command::Report {
             from,

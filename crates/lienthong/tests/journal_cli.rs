@@ -254,3 +254,98 @@ fn unusable_journal_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("sqlite: or postgres:"));
 }
+
+/// `journal load`: generated dossiers and steps go in through the same checks as `validate`;
+/// loading again changes nothing; a refused line is reported and makes the exit code 1; the
+/// report then counts what was loaded.
+#[test]
+fn load_records_generated_dossiers_once_and_refuses_bad_lines() {
+    let dir = std::env::temp_dir().join(format!("lienthong-journal-load-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}/j.db", dir.display());
+    let dossiers = dir.join("d.ndjson");
+    let generated = run(&["gen", "dossiers", "--count", "300", "--seed", "11"]);
+    assert!(generated.status.success());
+    std::fs::write(&dossiers, &generated.stdout).expect("write");
+    let versions = generated
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+
+    let o = run(&[
+        "journal",
+        "--journal",
+        &url,
+        "load",
+        dossiers.to_str().expect("path"),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        stdout(&o).contains(&format!("recorded: {versions} current versions, 0 stale")),
+        "{}",
+        stdout(&o)
+    );
+    // Again: every version is a duplicate.
+    let o = run(&[
+        "journal",
+        "--journal",
+        &url,
+        "load",
+        dossiers.to_str().expect("path"),
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).contains(&format!(
+            "0 progress steps, {versions} duplicates; refused: 0"
+        )),
+        "{}",
+        stdout(&o)
+    );
+    // A refused line: reported with its line number, nothing recorded from it.
+    let bad = dir.join("bad.ndjson");
+    let first = String::from_utf8(generated.stdout.clone()).expect("utf8");
+    let first = first.lines().next().expect("a line");
+    let broken = first.replacen("\"version\":1", "\"version\":\"one\"", 1);
+    assert_ne!(broken, first);
+    std::fs::write(&bad, format!("{first}\n{broken}\n")).expect("write");
+    let o = run(&[
+        "journal",
+        "--journal",
+        &url,
+        "load",
+        bad.to_str().expect("path"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("line 2"), "{err}");
+    assert!(stdout(&o).contains("refused: 1"), "{}", stdout(&o));
+
+    let o = run(&[
+        "report",
+        "--journal",
+        &url,
+        "--from",
+        "2000-01-01",
+        "--to",
+        "2099-12-31",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    let text = v.to_string();
+    assert!(text.contains("\"received\""), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
