@@ -37,7 +37,7 @@ pub mod sync;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker, Health, Permit};
 pub use outcome::{CallResult, Decision, Reason, RetryPolicy, decide};
-pub use status::{ReducedStatus, reduce, report_due};
+pub use status::{ReducedStatus, plan_report, reduce, report_due};
 pub use sync::{
     Call, DossierMode, DossierSync, MAX_STEPS_PER_CALL, Record, StepSync, SyncPlan, Waiting, plan,
 };

@@ -13,8 +13,9 @@
 //! |---|---|---|---|
 //! | dossier, version V | [`CallResult::Accepted`] (inserted, updated, updated after the duplicate signal) | `Ack`, go on with the steps | version V, portal knows |
 //! | progress, steps S | [`CallResult::Accepted`] | `Ack` | steps S |
+//! | status report of status T | [`CallResult::Accepted`] | `Ack` | status T reported |
 //! | dossier insert | [`CallResult::Duplicate`] (`đã tồn tại`) | `Ack` with `replan`: the next plan sends V as an update | portal knows |
-//! | dossier update, progress | [`CallResult::Duplicate`] | `RetryAfter` (an ordinary failure, §5 rule 1) | — |
+//! | dossier update, progress, status report | [`CallResult::Duplicate`] | `RetryAfter` (an ordinary failure, §5 rule 1) | — |
 //! | any | failure that needs review (`error_code` 3 / -3, §5 rule 4) | `Park` with the partner's code | — |
 //! | any | retryable failure: transport error, timeout, HTTP 408 / 429 / 5xx, unreadable reply, ordinary §5 failure (incl. validation messages, which cannot be told apart) | `RetryAfter` back-off; the bus parks on the last attempt ("then dead-letter") | — |
 //! | any | failure that is not retryable (our fault: configuration, HTTP 4xx, authentication refused) | `Park`: nothing changes until someone fixes something | — |
@@ -218,10 +219,14 @@ pub fn acknowledged(call: &Call) -> Record {
         Call::Dossier { version, .. } => Record {
             version: Some(*version),
             portal_knows: true,
-            steps: Vec::new(),
+            ..Record::default()
         },
         Call::Progress { steps } => Record {
             steps: steps.clone(),
+            ..Record::default()
+        },
+        Call::StatusReport { status } => Record {
+            status_reported: Some(*status),
             ..Record::default()
         },
     }
@@ -296,6 +301,7 @@ pub fn operation(call: &Call) -> &'static str {
     match call {
         Call::Dossier { .. } => "DongBoHoSoMC",
         Call::Progress { .. } => "CapNhatTienDoHoSoMC",
+        Call::StatusReport { .. } => "DongBoTrangThaiHoSo",
     }
 }
 
@@ -412,7 +418,7 @@ mod tests {
             &Record {
                 version: Some(4),
                 portal_knows: true,
-                steps: vec![]
+                ..Record::default()
             }
         );
         let d = decide(&progress(), &CallResult::Accepted, 1, &p, 0);
@@ -424,7 +430,7 @@ mod tests {
             &Record {
                 version: None,
                 portal_knows: true,
-                steps: vec![]
+                ..Record::default()
             }
         );
     }

@@ -2,7 +2,8 @@
 //! processing status goes back with `DongBoTrangThaiHoSo`, `type` = `"2"` (`dvcqg.md` §8),
 //! whose `TrangThai` takes only two values — `2` (accepted) and `5` (needs a supplement /
 //! refused). [`reduce`] maps each of the ten internal statuses to one of them, or to
-//! nothing; [`report_due`] says when a report is sent.
+//! nothing; [`report_due`] says when a report is sent and [`plan_report`] gives the call,
+//! whose result goes through [`crate::outcome::decide`] like a sync call's.
 //!
 //! The docs give the reduction for seven statuses (4, 6, 9, 10 → `2`; 3, 7, 8 → `5`, as
 //! OpenCPS does). They are silent on 1, 2 and 5; the decisions, and why, are in
@@ -14,6 +15,8 @@
 
 use lienthong_model::DossierStatus;
 use serde::Serialize;
+
+use crate::sync::Call;
 
 /// The status reported back to the portal for a portal submission.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -102,6 +105,14 @@ pub fn report_due(
     reduce(current)
 }
 
+/// The call that reports `current` for a portal submission, when a report is due
+/// ([`report_due`]). Its result goes through [`crate::outcome::decide`] like any other call;
+/// an acknowledgement records [`Record::status_reported`](crate::sync::Record), the
+/// `last_reported` of the next report.
+pub fn plan_report(last_reported: Option<DossierStatus>, current: DossierStatus) -> Option<Call> {
+    report_due(last_reported, current).map(|_| Call::StatusReport { status: current })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,5 +190,30 @@ mod tests {
             assert_eq!(report_due(Some(*s), *s), None, "{}", s.name());
             assert_eq!(report_due(None, *s), reduce(*s), "{}", s.name());
         }
+    }
+
+    #[test]
+    fn a_report_is_a_call_and_its_acknowledgement_is_recorded() {
+        use crate::outcome::{CallResult, Decision, RetryPolicy, decide, operation};
+        assert_eq!(plan_report(None, DossierStatus::Registered), None);
+        let call = plan_report(Some(DossierStatus::Processing), DossierStatus::Returned)
+            .expect("a report is due");
+        assert_eq!(
+            call,
+            Call::StatusReport {
+                status: DossierStatus::Returned
+            }
+        );
+        assert_eq!(operation(&call), "DongBoTrangThaiHoSo");
+        let d = decide(&call, &CallResult::Accepted, 1, &RetryPolicy::default(), 0);
+        assert!(matches!(d, Decision::Ack { replan: false, .. }), "{d:?}");
+        assert_eq!(d.record().status_reported, Some(DossierStatus::Returned));
+        assert_eq!(
+            plan_report(d.record().status_reported, DossierStatus::Returned),
+            None
+        );
+        // The duplicate signal means nothing for a status report: an ordinary failure.
+        let d = decide(&call, &CallResult::Duplicate, 1, &RetryPolicy::default(), 0);
+        assert!(matches!(d, Decision::RetryAfter { .. }), "{d:?}");
     }
 }

@@ -23,6 +23,7 @@
 //! An acknowledged version implies that the portal knows the dossier, whatever
 //! `portal_knows` says ([`DossierSync::portal_knows_dossier`]).
 
+use lienthong_model::DossierStatus;
 use serde::Serialize;
 
 /// The most progress steps sent in one `CapNhatTienDoHoSoMC` call (`dvcqg.md` §7).
@@ -95,7 +96,8 @@ impl DossierSync {
     /// Records what the portal acknowledged (what [`crate::outcome::decide`] says to
     /// record), the way the journal does: versions only move forward, an acknowledged
     /// version or the duplicate signal makes the portal know the dossier, steps are marked
-    /// one by one (unknown `step_seq`s are ignored).
+    /// one by one (unknown `step_seq`s are ignored). A reported status is not part of this
+    /// state (see [`crate::status::plan_report`]).
     pub fn apply(&mut self, record: &Record) {
         if let Some(v) = record.version {
             if self.acked_version.is_none_or(|a| a < v) {
@@ -140,6 +142,13 @@ pub enum Call {
         /// The `step_seq`s, ascending.
         steps: Vec<u64>,
     },
+    /// `DongBoTrangThaiHoSo` (`type` 2) for a dossier submitted on the portal, reporting
+    /// this internal status (reduced by [`crate::status::reduce`]); planned by
+    /// [`crate::status::plan_report`].
+    StatusReport {
+        /// The internal status reported.
+        status: DossierStatus,
+    },
 }
 
 /// Why a dossier has something pending that cannot be sent yet.
@@ -180,12 +189,17 @@ pub struct Record {
     pub portal_knows: bool,
     /// Steps the portal accepted.
     pub steps: Vec<u64>,
+    /// The internal status whose report the portal accepted (portal submissions).
+    pub status_reported: Option<DossierStatus>,
 }
 
 impl Record {
     /// Whether there is nothing to record.
     pub fn is_empty(&self) -> bool {
-        self.version.is_none() && !self.portal_knows && self.steps.is_empty()
+        self.version.is_none()
+            && !self.portal_knows
+            && self.steps.is_empty()
+            && self.status_reported.is_none()
     }
 }
 
@@ -359,12 +373,12 @@ mod tests {
         s.apply(&Record {
             version: Some(5),
             portal_knows: true,
-            steps: vec![],
+            ..Record::default()
         });
         s.apply(&Record {
             version: Some(2),
             portal_knows: true,
-            steps: vec![],
+            ..Record::default()
         });
         assert_eq!(s.acked_version, Some(5));
         assert!(plan(&s).is_empty());
@@ -376,7 +390,7 @@ mod tests {
         s.apply(&Record {
             version: None,
             portal_knows: true,
-            steps: vec![],
+            ..Record::default()
         });
         assert_eq!(
             plan(&s).calls,

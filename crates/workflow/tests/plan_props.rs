@@ -37,7 +37,7 @@ fn progress_steps(calls: &[Call]) -> Vec<u64> {
         .iter()
         .flat_map(|c| match c {
             Call::Progress { steps } => steps.clone(),
-            Call::Dossier { .. } => Vec::new(),
+            Call::Dossier { .. } | Call::StatusReport { .. } => Vec::new(),
         })
         .collect()
 }
@@ -70,6 +70,7 @@ proptest! {
                         last_step = Some(seq);
                     }
                 }
+                Call::StatusReport { .. } => prop_assert!(false, "a sync plan reports no status"),
             }
             s.apply(&acknowledged(call));
         }
@@ -236,6 +237,7 @@ impl Portal {
                 self.steps.extend(steps);
                 Ok(Some(()))
             }
+            Call::StatusReport { .. } => Err(TestCaseError::fail("not a sync call")),
         }
     }
 }
