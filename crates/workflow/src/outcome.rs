@@ -195,9 +195,12 @@ impl RetryPolicy {
         let half = ceiling / 2;
         let spread = ceiling - half;
         let r = splitmix64(seed ^ u64::from(attempt).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        // r / 2^64 of the spread, in nanoseconds, without floating point.
-        let jitter = (spread.as_nanos() * u128::from(r)) >> 64;
-        let jittered = half + Duration::from_nanos(u64::try_from(jitter).unwrap_or(u64::MAX));
+        // (r / 2^64) of the spread, to 32 bits, in nanoseconds, without floating point (a
+        // spread of at most 2^94 ns times 2^32 fits in a u128).
+        let jitter = (spread.as_nanos() * u128::from(r >> 32)) >> 32;
+        let jittered = half.saturating_add(Duration::from_nanos(
+            u64::try_from(jitter).unwrap_or(u64::MAX),
+        ));
         match retry_after {
             Some(asked) => jittered.max(asked.min(self.max_retry_after)),
             None => jittered,
@@ -514,6 +517,21 @@ mod tests {
                 let c = p.ceiling(attempt);
                 assert!(d >= c / 2 && d <= c, "attempt {attempt} seed {seed}: {d:?}");
             }
+        }
+    }
+
+    #[test]
+    fn extreme_policies_do_not_overflow() {
+        let p = RetryPolicy {
+            base: Duration::from_secs(u64::MAX / 4),
+            max_delay: Duration::MAX,
+            max_retry_after: Duration::MAX,
+        };
+        for seed in [0, 1, u64::MAX] {
+            let d = p.delay(u32::MAX, seed, Some(Duration::MAX));
+            assert_eq!(d, Duration::MAX);
+            let d = p.delay(200, seed, None);
+            assert!(d <= p.ceiling(200) && d >= p.ceiling(200) / 2);
         }
     }
 
