@@ -1,0 +1,16 @@
+//! The gateway service: what `lienthong serve` runs.
+//!
+//! It wires the library crates together — the journal (state, outbox), the bus (work items),
+//! the workflow decisions and the partner clients — and holds no wire format and no domain
+//! rule of its own:
+//! - [`config`]: the TOML configuration with environment overrides for secrets, checked with
+//!   every mistake explained;
+//! - [`auth`]: client and operator tokens (stored hashed), scopes and roles;
+//! - [`relay`]: hands the journal's outbox work items to the bus;
+//! - [`sync`]: the `dossier.sync` route, which reconciles the national portal (DVCQG) towards
+//!   the journal's state.
+
+pub mod auth;
+pub mod config;
+pub mod relay;
+pub mod sync;
