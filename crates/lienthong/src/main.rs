@@ -6,6 +6,7 @@ mod dossier_cmd;
 mod edxml_cmd;
 mod journal_cmd;
 mod sandbox_cmd;
+mod service_cmd;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -57,6 +58,14 @@ enum Command {
     /// Generate realistic test data, deterministic by seed.
     #[command(subcommand)]
     Gen(GenCommand),
+    /// Check a gateway configuration file and explain every mistake (exit 0 usable, 1 not).
+    CheckConfig {
+        /// The TOML file (see config/lienthong.toml).
+        file: PathBuf,
+    },
+    /// Client and operator tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// Look into the journal (works while the gateway is down).
     Journal {
         #[command(subcommand)]
@@ -110,6 +119,15 @@ pub enum ReportBy {
     Agency,
     /// One row per receiving unit.
     Department,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Make a random token: give the token to the client or operator, put its hash in the
+    /// configuration (`token_sha256`).
+    New,
+    /// Print the hash of an existing token read from standard input.
+    Hash,
 }
 
 #[derive(Debug, Subcommand)]
@@ -303,6 +321,9 @@ fn main() -> ExitCode {
             vdxp,
             config,
         } => sandbox_cmd::run(dvcqg, vdxp, config.as_deref()),
+        Command::CheckConfig { file } => service_cmd::check_config(&file),
+        Command::Token(TokenCommand::New) => service_cmd::token_new(),
+        Command::Token(TokenCommand::Hash) => service_cmd::token_hash(),
         Command::Journal { command, journal } => match command {
             JournalCommand::Search {
                 dossier,

@@ -1,1 +1,598 @@
-//! Placeholder: filled in by the config work.
+//! The gateway's configuration: one TOML file (`lienthong serve --config FILE`), secrets from
+//! the environment.
+//!
+//! [`Config::load`] reads the file strictly (an unknown key is a mistake, not a silent
+//! default) and [`Config::check`] explains every remaining mistake as a [`Finding`] with the
+//! key's path, what was expected and what was found — `lienthong check-config` prints them
+//! all at once. Secrets never live in the file: the DVCQG password and the journal's
+//! encryption key are read from the environment variables the file names; client and
+//! operator tokens are stored as SHA-256 hashes ([`crate::auth`]).
+//!
+//! Environment overrides (for containers and for secrets): `LIENTHONG_AMQP_URL` replaces
+//! `bus.amqp_url`, `LIENTHONG_JOURNAL_URL` replaces `journal.url`, `LIENTHONG_LISTEN` replaces
+//! `gateway.listen`.
+
+use crate::auth::{Role, TokenHash};
+use lienthong_model::OrganId;
+use lienthong_model::finding::Finding;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The whole configuration, as written in the file (after environment overrides).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The process itself.
+    #[serde(default)]
+    pub gateway: Gateway,
+    /// The journal (state, outbox, message log).
+    #[serde(default)]
+    pub journal: Journal,
+    /// The message bus.
+    #[serde(default)]
+    pub bus: Bus,
+    /// The national public service portal.
+    pub dvcqg: Option<Dvcqg>,
+    /// Identifier rules of the province (`codes.md` §1.4 and §2).
+    #[serde(default)]
+    pub mapping: Mapping,
+    /// The province's units (agencies, departments) the gateway serves.
+    #[serde(default)]
+    pub units: Vec<Unit>,
+    /// Local systems allowed to submit, each for some units.
+    #[serde(default)]
+    pub clients: Vec<Client>,
+    /// Named operators with roles.
+    #[serde(default)]
+    pub operators: Vec<Operator>,
+}
+
+/// `[gateway]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Gateway {
+    /// Address of the HTTP API (default `127.0.0.1:8700`).
+    pub listen: String,
+    /// Directory of the SQLite files (journal, embedded bus) when no other URL is set
+    /// (default `data`, relative to the working directory).
+    pub data_dir: PathBuf,
+    /// This node's name in leases and logs (default: the host name, else `lienthong`).
+    pub node_name: Option<String>,
+    /// Largest request body accepted, in bytes (default 10 MiB); larger ones get 413.
+    pub max_request_bytes: usize,
+    /// Start in maintenance mode (intake answers 503).
+    pub maintenance: bool,
+}
+
+impl Default for Gateway {
+    fn default() -> Self {
+        Gateway {
+            listen: "127.0.0.1:8700".into(),
+            data_dir: PathBuf::from("data"),
+            node_name: None,
+            max_request_bytes: 10 * 1024 * 1024,
+            maintenance: false,
+        }
+    }
+}
+
+/// `[journal]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Journal {
+    /// `sqlite://FILE` or `postgres://…` (default `sqlite://{data_dir}/lienthong.db`).
+    pub url: Option<String>,
+    /// The environment variable holding the AES-256 key for personal data in stored bodies
+    /// (64 hex digits or base64 of 32 bytes; default `LIENTHONG_JOURNAL_KEY`).
+    pub encryption_key_env: String,
+    /// Days the message log is kept (default 365).
+    pub retention_days: u32,
+    /// Days message bodies are kept (default 30).
+    pub body_retention_days: u32,
+    /// JSON members holding personal data, encrypted at rest and masked in searches
+    /// (default: the journal's list for the provincial and DVCQG formats).
+    pub personal_fields: Option<Vec<String>>,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Journal {
+            url: None,
+            encryption_key_env: "LIENTHONG_JOURNAL_KEY".into(),
+            retention_days: 365,
+            body_retention_days: 30,
+            personal_fields: None,
+        }
+    }
+}
+
+/// `[bus]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bus {
+    /// RabbitMQ (`amqp://…`); without it the embedded queue in `{data_dir}/bus.db` is used.
+    pub amqp_url: Option<String>,
+    /// With RabbitMQ: the SQL store for parked messages and large bodies (default: the
+    /// journal's PostgreSQL URL, else `sqlite://{data_dir}/bus-store.db`).
+    pub store_url: Option<String>,
+    /// Attempts before a work item is parked (default 12).
+    pub max_attempts: u32,
+    /// Unsettled deliveries tolerated before a message is parked as poison (default 10).
+    pub delivery_limit: u32,
+    /// Delay tiers of retries, in seconds, ascending (default 5, 30, 120, 600, 3600, 21600).
+    pub retry_delays_secs: Vec<u64>,
+}
+
+impl Default for Bus {
+    fn default() -> Self {
+        Bus {
+            amqp_url: None,
+            store_url: None,
+            max_attempts: 12,
+            delivery_limit: 10,
+            retry_delays_secs: vec![5, 30, 120, 600, 3600, 21600],
+        }
+    }
+}
+
+/// `[dvcqg]`: the portal adapter (`dvcqg.md` §2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dvcqg {
+    /// Base URL of the portal adapter.
+    pub adapter_url: String,
+    /// Path of the authentication call (default `/auth`).
+    #[serde(default = "default_auth")]
+    pub auth_endpoint: String,
+    /// Path for synchronisation and lookups (default `/integration`).
+    #[serde(default = "default_integration")]
+    pub integration_endpoint: String,
+    /// Path for the shared catalogues (default `/share`).
+    #[serde(default = "default_share")]
+    pub share_endpoint: String,
+    /// The account issued to the province.
+    pub username: String,
+    /// The environment variable holding its password (default `LIENTHONG_DVCQG_PASSWORD`).
+    #[serde(default = "default_password_env")]
+    pub password_env: String,
+    /// The `dstcode` header, when the portal issued one.
+    pub dstcode: Option<String>,
+    /// The unit code sent in every body (`madonvi`).
+    pub madonvi: String,
+    /// Per-request timeout in milliseconds (default 60 000).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_auth() -> String {
+    "/auth".into()
+}
+fn default_integration() -> String {
+    "/integration".into()
+}
+fn default_share() -> String {
+    "/share".into()
+}
+fn default_password_env() -> String {
+    "LIENTHONG_DVCQG_PASSWORD".into()
+}
+fn default_timeout_ms() -> u64 {
+    60_000
+}
+
+/// `[mapping]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mapping {
+    /// Local procedure code → the portal's code.
+    pub procedure_map: BTreeMap<String, String>,
+    /// Own unit codes accepted outside the strict form.
+    pub own_codes: Vec<String>,
+}
+
+/// `[[units]]`: a unit the gateway serves.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Unit {
+    /// Its code (`NNN.NN.NN.XNN`).
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Its `madonvi` on the portal, when different from `dvcqg.madonvi`.
+    pub madonvi: Option<String>,
+}
+
+/// `[[clients]]`: a local system (one-stop-shop) allowed to submit.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    /// Its name (in logs, the journal, idempotency keys).
+    pub name: String,
+    /// SHA-256 of its token, 64 hex digits (`lienthong token new` prints both).
+    pub token_sha256: String,
+    /// The unit codes it may submit for; `["*"]` for every configured unit.
+    pub units: Vec<String>,
+}
+
+/// `[[operators]]`: a person who operates the gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Operator {
+    /// Their name (in the audit log).
+    pub name: String,
+    /// SHA-256 of their token.
+    pub token_sha256: String,
+    /// `viewer`, `operator` or `admin`.
+    pub role: String,
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema; the finding says where.
+    #[error("{0}")]
+    Syntax(Box<Finding>),
+    /// The file parses but has mistakes (at least one error finding).
+    #[error("the configuration has {} error(s); first: {}", .0.iter().filter(|f| f.is_error()).count(), .0.iter().find(|f| f.is_error()).map(ToString::to_string).unwrap_or_default())]
+    Invalid(Vec<Finding>),
+}
+
+impl Config {
+    /// Reads and parses the file, applies the environment overrides (read through `env`, so
+    /// tests need not touch the process environment).
+    pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string(), env)
+    }
+
+    /// Parses TOML text; `origin` names it in messages.
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut c: Config = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let before = &text[..s.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("{origin}:{line}:{col}")
+                })
+                .unwrap_or_else(|| origin.to_string());
+            ConfigError::Syntax(Box::new(Finding::error(at, e.message().trim().to_string())))
+        })?;
+        if let Some(u) = env("LIENTHONG_AMQP_URL").filter(|u| !u.is_empty()) {
+            c.bus.amqp_url = Some(u);
+        }
+        if let Some(u) = env("LIENTHONG_JOURNAL_URL").filter(|u| !u.is_empty()) {
+            c.journal.url = Some(u);
+        }
+        if let Some(l) = env("LIENTHONG_LISTEN").filter(|l| !l.is_empty()) {
+            c.gateway.listen = l;
+        }
+        Ok(c)
+    }
+
+    /// Loads and checks: the configuration when it has no error finding (warnings are
+    /// returned beside it).
+    pub fn load_checked(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Config, Vec<Finding>), ConfigError> {
+        let c = Config::load(path, env)?;
+        let findings = c.check(env);
+        if findings.iter().any(Finding::is_error) {
+            return Err(ConfigError::Invalid(findings));
+        }
+        Ok((c, findings))
+    }
+
+    /// Every mistake at once: paths like `clients[1].units[0]`, what was expected, what was
+    /// found. Secrets are checked for presence in the environment, never printed.
+    pub fn check(&self, env: &dyn Fn(&str) -> Option<String>) -> Vec<Finding> {
+        let mut f = Vec::new();
+        let err = |path: String, msg: &str, expected: &str, found: String| {
+            Finding::error(path, msg).expected(expected).found(found)
+        };
+        if self.gateway.listen.parse::<SocketAddr>().is_err() {
+            f.push(err(
+                "gateway.listen".into(),
+                "not a socket address",
+                "IP:PORT, e.g. 127.0.0.1:8700",
+                self.gateway.listen.clone(),
+            ));
+        }
+        if self.gateway.max_request_bytes < 1024 {
+            f.push(err(
+                "gateway.max_request_bytes".into(),
+                "too small to hold one dossier",
+                "at least 1024",
+                self.gateway.max_request_bytes.to_string(),
+            ));
+        }
+        if let Some(url) = &self.journal.url
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+        {
+            f.push(err(
+                "journal.url".into(),
+                "unsupported journal database",
+                "sqlite://FILE or postgres://…",
+                redact(url),
+            ));
+        }
+        if env(&self.journal.encryption_key_env).is_none_or(|k| k.trim().is_empty()) {
+            f.push(
+                Finding::warning(
+                    "journal.encryption_key_env",
+                    format!(
+                        "the environment variable {} is not set: bodies holding personal data \
+                         cannot be stored",
+                        self.journal.encryption_key_env
+                    ),
+                )
+                .expected("64 hex digits or base64 of 32 bytes in the environment"),
+            );
+        }
+        if self.journal.retention_days == 0 {
+            f.push(err(
+                "journal.retention_days".into(),
+                "the message log would be purged at once",
+                "at least 1",
+                "0".into(),
+            ));
+        }
+        if let Some(url) = &self.bus.amqp_url
+            && !(url.starts_with("amqp://") || url.starts_with("amqps://"))
+        {
+            f.push(err(
+                "bus.amqp_url".into(),
+                "not an AMQP URL",
+                "amqp://user:password@host:5672/vhost",
+                redact(url),
+            ));
+        }
+        if self.bus.max_attempts == 0 {
+            f.push(err(
+                "bus.max_attempts".into(),
+                "no attempt would ever be made",
+                "at least 1",
+                "0".into(),
+            ));
+        }
+        let d = &self.bus.retry_delays_secs;
+        if d.is_empty() || d[0] == 0 || d.windows(2).any(|w| w[0] >= w[1]) {
+            f.push(err(
+                "bus.retry_delays_secs".into(),
+                "retry delays must be positive and strictly ascending",
+                "e.g. [5, 30, 120, 600, 3600, 21600]",
+                format!("{d:?}"),
+            ));
+        }
+        match &self.dvcqg {
+            None => f.push(Finding::warning(
+                "dvcqg",
+                "no [dvcqg] section: dossiers are journaled but not sent to the national portal",
+            )),
+            Some(p) => {
+                if !(p.adapter_url.starts_with("http://") || p.adapter_url.starts_with("https://"))
+                {
+                    f.push(err(
+                        "dvcqg.adapter_url".into(),
+                        "not an HTTP URL",
+                        "http(s)://host[:port][/path]",
+                        p.adapter_url.clone(),
+                    ));
+                }
+                for (key, v) in [
+                    ("dvcqg.auth_endpoint", &p.auth_endpoint),
+                    ("dvcqg.integration_endpoint", &p.integration_endpoint),
+                    ("dvcqg.share_endpoint", &p.share_endpoint),
+                ] {
+                    if !v.starts_with('/') {
+                        f.push(err(key.into(), "not a path", "/…", v.clone()));
+                    }
+                }
+                if p.username.trim().is_empty() {
+                    f.push(err(
+                        "dvcqg.username".into(),
+                        "empty account",
+                        "the account the portal issued",
+                        String::new(),
+                    ));
+                }
+                if env(&p.password_env).is_none_or(|v| v.is_empty()) {
+                    f.push(
+                        Finding::error(
+                            "dvcqg.password_env",
+                            format!(
+                                "the environment variable {} (the portal password) is not set",
+                                p.password_env
+                            ),
+                        )
+                        .expected("the password in the environment, never in the file"),
+                    );
+                }
+                check_unit_code(&mut f, "dvcqg.madonvi", &p.madonvi, &self.mapping.own_codes);
+            }
+        }
+        let mut unit_codes = BTreeSet::new();
+        if self.units.is_empty() {
+            f.push(Finding::warning(
+                "units",
+                "no [[units]]: no client can submit dossiers",
+            ));
+        }
+        for (i, u) in self.units.iter().enumerate() {
+            check_unit_code(
+                &mut f,
+                &format!("units[{i}].code"),
+                &u.code,
+                &self.mapping.own_codes,
+            );
+            if !unit_codes.insert(u.code.as_str()) {
+                f.push(err(
+                    format!("units[{i}].code"),
+                    "unit listed twice",
+                    "each unit once",
+                    u.code.clone(),
+                ));
+            }
+            if u.name.trim().is_empty() {
+                f.push(err(
+                    format!("units[{i}].name"),
+                    "empty name",
+                    "the unit's name",
+                    String::new(),
+                ));
+            }
+        }
+        let mut names = BTreeSet::new();
+        let mut hashes = BTreeSet::new();
+        for (i, c) in self.clients.iter().enumerate() {
+            check_name(&mut f, &format!("clients[{i}].name"), &c.name, &mut names);
+            check_hash(
+                &mut f,
+                &format!("clients[{i}].token_sha256"),
+                &c.token_sha256,
+                &mut hashes,
+            );
+            if c.units.is_empty() {
+                f.push(err(
+                    format!("clients[{i}].units"),
+                    "a client without units may submit nothing",
+                    "unit codes from [[units]], or [\"*\"]",
+                    "[]".into(),
+                ));
+            }
+            for (j, u) in c.units.iter().enumerate() {
+                if u != "*" && !unit_codes.contains(u.as_str()) {
+                    f.push(err(
+                        format!("clients[{i}].units[{j}]"),
+                        "not a configured unit",
+                        "a code listed in [[units]], or \"*\"",
+                        u.clone(),
+                    ));
+                }
+            }
+        }
+        let mut names = BTreeSet::new();
+        for (i, o) in self.operators.iter().enumerate() {
+            check_name(&mut f, &format!("operators[{i}].name"), &o.name, &mut names);
+            check_hash(
+                &mut f,
+                &format!("operators[{i}].token_sha256"),
+                &o.token_sha256,
+                &mut hashes,
+            );
+            if Role::from_name(&o.role).is_none() {
+                f.push(err(
+                    format!("operators[{i}].role"),
+                    "unknown role",
+                    "viewer, operator or admin",
+                    o.role.clone(),
+                ));
+            }
+        }
+        for (local, portal) in &self.mapping.procedure_map {
+            if local.trim().is_empty() || portal.trim().is_empty() {
+                f.push(err(
+                    format!("mapping.procedure_map.{local}"),
+                    "empty procedure code",
+                    "LOCAL = \"PORTAL\", both non-empty",
+                    format!("{local:?} = {portal:?}"),
+                ));
+            }
+        }
+        f
+    }
+
+    /// The journal URL in use: `journal.url`, else the SQLite file in the data directory.
+    pub fn journal_url(&self) -> String {
+        self.journal.url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}",
+                self.gateway.data_dir.join("lienthong.db").display()
+            )
+        })
+    }
+
+    /// The unit `code`, if configured.
+    pub fn unit(&self, code: &str) -> Option<&Unit> {
+        self.units.iter().find(|u| u.code == code)
+    }
+}
+
+fn check_unit_code(f: &mut Vec<Finding>, path: &str, code: &str, own: &[String]) {
+    let strict = OrganId::parse_lenient(code).is_some_and(|o| o.is_strict());
+    if !strict && !own.iter().any(|o| o == code) {
+        f.push(
+            Finding::error(path, "not a unit code in the strict form")
+                .expected("NNN.NN.NN.XNN, e.g. 000.00.15.H41 (or list it in mapping.own_codes)")
+                .found(code),
+        );
+    }
+}
+
+fn check_name(f: &mut Vec<Finding>, path: &str, name: &str, seen: &mut BTreeSet<String>) {
+    if name.trim().is_empty() {
+        f.push(
+            Finding::error(path, "empty name")
+                .expected("a name")
+                .found(""),
+        );
+    } else if !seen.insert(name.to_string()) {
+        f.push(
+            Finding::error(path, "name used twice")
+                .expected("unique names")
+                .found(name),
+        );
+    }
+}
+
+fn check_hash(f: &mut Vec<Finding>, path: &str, hash: &str, seen: &mut BTreeSet<String>) {
+    match TokenHash::parse(hash) {
+        None => f.push(
+            Finding::error(path, "not a SHA-256 hash")
+                .expected("64 hex digits, as printed by `lienthong token new`")
+                .found(format!("{} characters", hash.chars().count())),
+        ),
+        Some(h) => {
+            if !seen.insert(h.to_string()) {
+                f.push(
+                    Finding::error(path, "the same token is configured twice")
+                        .expected("one token per client or operator")
+                        .found("a hash used before"),
+                );
+            }
+        }
+    }
+}
+
+/// A URL without its password.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,89 @@
+//! `lienthong check-config` and `lienthong token`: wiring of the service crate's configuration
+//! and token functions to the command line.
+
+use crate::edxml_cmd::Outcome;
+use lienthong_service::auth::{TokenHash, new_token};
+use lienthong_service::config::{Config, ConfigError};
+use std::io::Read;
+use std::path::Path;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Prints every finding; exit 0 when the configuration is usable (warnings allowed), 1 when it
+/// has errors, 2 when it cannot be read or parsed.
+pub fn check_config(file: &Path) -> Outcome {
+    let c = match Config::load(file, &env) {
+        Ok(c) => c,
+        Err(ConfigError::Syntax(f)) => {
+            eprintln!("{f}");
+            return Outcome::Unreadable;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::Unreadable;
+        }
+    };
+    let findings = c.check(&env);
+    for f in &findings {
+        println!("{f}");
+    }
+    let errors = findings.iter().filter(|f| f.is_error()).count();
+    if errors > 0 {
+        println!(
+            "{}: {errors} error(s); the gateway will not start",
+            file.display()
+        );
+        Outcome::Invalid
+    } else {
+        println!(
+            "{}: usable ({} unit(s), {} client(s), {} operator(s), journal {}, bus {})",
+            file.display(),
+            c.units.len(),
+            c.clients.len(),
+            c.operators.len(),
+            lienthong_service::config::redact(&c.journal_url()),
+            c.bus
+                .amqp_url
+                .as_deref()
+                .map_or_else(|| "embedded".to_string(), lienthong_service::config::redact)
+        );
+        Outcome::Valid
+    }
+}
+
+/// `lienthong token new`.
+pub fn token_new() -> Outcome {
+    match new_token() {
+        Ok(t) => {
+            println!("token:        {}", t.token);
+            println!("token_sha256: {}", t.hash);
+            eprintln!(
+                "Give the token to the client or operator once (it is not stored); put \
+                 token_sha256 in the configuration."
+            );
+            Outcome::Valid
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Outcome::Unreadable
+        }
+    }
+}
+
+/// `lienthong token hash` (the token on standard input, so it stays out of shell history).
+pub fn token_hash() -> Outcome {
+    let mut s = String::new();
+    if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+        eprintln!("error: cannot read the token from standard input: {e}");
+        return Outcome::Unreadable;
+    }
+    let token = s.trim();
+    if token.is_empty() {
+        eprintln!("error: no token on standard input");
+        return Outcome::Unreadable;
+    }
+    println!("{}", TokenHash::of(token));
+    Outcome::Valid
+}

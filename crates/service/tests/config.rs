@@ -1,0 +1,142 @@
+//! The configuration: the shipped examples pass the check; every mistake is explained with its
+//! path, what was expected and what was found; environment overrides apply.
+
+use lienthong_service::config::{Config, ConfigError};
+use std::path::Path;
+
+fn env_with_secrets(name: &str) -> Option<String> {
+    match name {
+        "LIENTHONG_DVCQG_PASSWORD" => Some("secret".into()),
+        "LIENTHONG_JOURNAL_KEY" => Some("2a".repeat(32)),
+        _ => None,
+    }
+}
+
+fn repo(path: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path)
+}
+
+#[test]
+fn shipped_examples_pass() {
+    for file in ["config/lienthong.toml", "config/lienthong-cluster.toml"] {
+        let (c, warnings) = Config::load_checked(&repo(file), &env_with_secrets)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(warnings.is_empty(), "{file}: {warnings:?}");
+        assert!(!c.units.is_empty() && !c.clients.is_empty());
+    }
+    let (c, _) =
+        Config::load_checked(&repo("config/lienthong.toml"), &env_with_secrets).expect("ok");
+    assert_eq!(c.journal_url(), "sqlite://data/lienthong.db");
+    assert!(c.bus.amqp_url.is_none());
+}
+
+fn check(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Vec<String> {
+    let c = Config::parse(text, "test.toml", env).expect("parses");
+    c.check(env).iter().map(ToString::to_string).collect()
+}
+
+const MINIMAL: &str = r#"
+[dvcqg]
+adapter_url = "http://127.0.0.1:8701"
+username = "u"
+madonvi = "000.00.00.H41"
+
+[[units]]
+code = "000.00.15.H41"
+name = "Sở Xây dựng"
+"#;
+
+#[test]
+fn every_mistake_is_named() {
+    let text = format!(
+        r#"{MINIMAL}
+[[units]]
+code = "28.22.H17"
+name = ""
+
+[[clients]]
+name = "a"
+token_sha256 = "abc"
+units = ["000.00.99.H41"]
+
+[[clients]]
+name = "a"
+token_sha256 = "{h}"
+units = []
+
+[[operators]]
+name = "o"
+token_sha256 = "{h}"
+role = "root"
+"#,
+        h = "ab".repeat(32)
+    );
+    let found = check(&text, &env_with_secrets);
+    let has = |needle: &str| {
+        assert!(
+            found.iter().any(|f| f.contains(needle)),
+            "no finding with {needle:?} in {found:#?}"
+        )
+    };
+    has("units[1].code: not a unit code in the strict form");
+    has("units[1].name: empty name");
+    has("clients[0].token_sha256: not a SHA-256 hash");
+    has("clients[0].units[0]: not a configured unit");
+    has("000.00.99.H41");
+    has("clients[1].name: name used twice");
+    has("clients[1].units: a client without units may submit nothing");
+    has("operators[0].token_sha256: the same token is configured twice");
+    has("operators[0].role: unknown role");
+    has("viewer, operator or admin");
+}
+
+#[test]
+fn missing_secrets_and_bad_urls_are_explained_without_printing_secrets() {
+    let text = format!(
+        "{MINIMAL}\n[bus]\namqp_url = \"http://guest:hunter2@x\"\n[journal]\nurl = \"mysql://u:hunter2@db/x\"\n"
+    );
+    let found = check(&text, &|_| None);
+    let all = found.join("\n");
+    assert!(all.contains("dvcqg.password_env"), "{all}");
+    assert!(all.contains("LIENTHONG_DVCQG_PASSWORD"), "{all}");
+    assert!(all.contains("journal.encryption_key_env"), "{all}");
+    assert!(all.contains("bus.amqp_url: not an AMQP URL"), "{all}");
+    assert!(
+        all.contains("journal.url: unsupported journal database"),
+        "{all}"
+    );
+    assert!(!all.contains("hunter2"), "a password was printed: {all}");
+}
+
+#[test]
+fn syntax_errors_and_unknown_keys_point_at_the_line() {
+    let e = Config::parse("[gateway]\nlisten = \"x\"\nport = 1\n", "c.toml", &|_| None)
+        .expect_err("unknown key");
+    let ConfigError::Syntax(f) = e else {
+        panic!("expected a syntax error, got {e}")
+    };
+    assert!(f.path.starts_with("c.toml:3:"), "{f}");
+    assert!(f.message.contains("port"), "{f}");
+    let e = Config::parse("[gateway\n", "c.toml", &|_| None).expect_err("bad TOML");
+    assert!(e.to_string().contains("c.toml:1:"), "{e}");
+}
+
+#[test]
+fn environment_overrides_apply() {
+    let env = |n: &str| match n {
+        "LIENTHONG_AMQP_URL" => Some("amqp://guest:guest@127.0.0.1:5672/%2f".to_string()),
+        "LIENTHONG_JOURNAL_URL" => Some("postgres://postgres@127.0.0.1/test".to_string()),
+        "LIENTHONG_LISTEN" => Some("0.0.0.0:9000".to_string()),
+        other => env_with_secrets(other),
+    };
+    let c = Config::parse(MINIMAL, "t", &env).expect("parses");
+    assert_eq!(
+        c.bus.amqp_url.as_deref(),
+        Some("amqp://guest:guest@127.0.0.1:5672/%2f")
+    );
+    assert_eq!(c.journal_url(), "postgres://postgres@127.0.0.1/test");
+    assert_eq!(c.gateway.listen, "0.0.0.0:9000");
+    assert!(c.check(&env).iter().all(|f| !f.is_error()));
+}
