@@ -165,11 +165,16 @@ async fn bus_amqp(url: &str, n: usize) -> Duration {
 /// The ceiling: the same work with lapin alone.
 async fn raw_lapin(url: &str, n: usize) -> Duration {
     let queue = format!("bench-raw-{}", std::process::id());
+    // One connection to publish and one to consume, as the bus does (the broker runs each
+    // connection's frames in its own processes, and an alarm blocks only publishers).
     let conn = Connection::connect(url, ConnectionProperties::default())
         .await
         .expect("connect");
+    let consume_conn = Connection::connect(url, ConnectionProperties::default())
+        .await
+        .expect("connect");
     let publish = conn.create_channel().await.expect("channel");
-    let consume = conn.create_channel().await.expect("channel");
+    let consume = consume_conn.create_channel().await.expect("channel");
     let mut args = FieldTable::default();
     args.insert(
         "x-queue-type".into(),
@@ -253,5 +258,6 @@ async fn raw_lapin(url: &str, n: usize) -> Duration {
         .await
         .expect("delete");
     let _ = conn.close(200, "bench done".into()).await;
+    let _ = consume_conn.close(200, "bench done".into()).await;
     took
 }
