@@ -109,6 +109,8 @@ pub struct DossierState {
     pub steps: u64,
     /// Progress steps the portal has not acknowledged.
     pub steps_pending: u64,
+    /// The receiving unit of the latest version (for scope checks).
+    pub unit_code: Option<String>,
 }
 
 /// Insert or update on the portal.
@@ -358,7 +360,8 @@ impl Journal {
                portal_known_at, ahead_since, status, \
                (SELECT COUNT(*) FROM progress_step p WHERE p.code = d.code), \
                (SELECT COUNT(*) FROM progress_step p WHERE p.code = d.code \
-                  AND p.acked_at IS NULL) \
+                  AND p.acked_at IS NULL), \
+               unit_code \
              FROM dossier d WHERE code = $1",
         )
         .bind(code)
@@ -379,6 +382,7 @@ impl Journal {
             status: status_of(r.try_get(8)?),
             steps: r.try_get::<i64, _>(9)? as u64,
             steps_pending: r.try_get::<i64, _>(10)? as u64,
+            unit_code: r.try_get(11)?,
         }))
     }
 

@@ -6,11 +6,14 @@
 //! - [`config`]: the TOML configuration with environment overrides for secrets, checked with
 //!   every mistake explained;
 //! - [`auth`]: client and operator tokens (stored hashed), scopes and roles;
+//! - [`ingest`]: the ingest API (`POST /v1/dossiers`, progress), answered 202 only once the
+//!   journal committed the state and its work item;
 //! - [`relay`]: hands the journal's outbox work items to the bus;
 //! - [`sync`]: the `dossier.sync` route, which reconciles the national portal (DVCQG) towards
 //!   the journal's state.
 
 pub mod auth;
 pub mod config;
+pub mod ingest;
 pub mod relay;
 pub mod sync;
