@@ -124,6 +124,12 @@ pub enum SyncError {
         /// The route.
         route: &'static str,
     },
+    /// A worker lane ended abnormally (a bug: see the log; restarting may help).
+    #[error("a worker lane of {route} stopped; its delivery goes back to the bus")]
+    LaneStopped {
+        /// The route.
+        route: &'static str,
+    },
 }
 
 impl SyncError {
@@ -132,7 +138,7 @@ impl SyncError {
         match self {
             SyncError::Config(_) | SyncError::Settings(_) => false,
             SyncError::Consume { source, .. } => source.retryable(),
-            SyncError::BusClosed { .. } => true,
+            SyncError::BusClosed { .. } | SyncError::LaneStopped { .. } => true,
         }
     }
 }
@@ -359,7 +365,7 @@ impl SyncRoute {
                     };
                     let lane = (stable_hash(&delivery.message.key) % lanes.len() as u64) as usize;
                     if lanes[lane].send(delivery).await.is_err() {
-                        break Err(SyncError::BusClosed { route: ROUTE });
+                        break Err(SyncError::LaneStopped { route: ROUTE });
                     }
                 }
             }
