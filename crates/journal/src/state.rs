@@ -151,6 +151,12 @@ pub struct StepToSend {
 pub struct SyncPlan {
     /// Dossier code.
     pub code: String,
+    /// The desired version (latest received) at the time of the claim.
+    pub desired_version: u64,
+    /// The latest version the portal acknowledged, at the time of the claim.
+    pub acked_version: Option<u64>,
+    /// Whether the portal knew the dossier at the time of the claim.
+    pub portal_known: bool,
     /// The desired version, when the portal has not acknowledged it.
     pub version: Option<VersionToSend>,
     /// Steps not acknowledged, in `step_seq` order. Send them after the version (the portal
@@ -472,6 +478,9 @@ impl Journal {
         }
         Ok(SyncClaim::Plan(SyncPlan {
             code: code.to_owned(),
+            desired_version: version as u64,
+            acked_version: acked.map(|a| a as u64),
+            portal_known: known,
             version: to_send,
             steps,
         }))

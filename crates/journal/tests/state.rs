@@ -163,6 +163,10 @@ async fn insert_then_update(db: TestDb) {
     else {
         panic!("expected a plan")
     };
+    assert_eq!(
+        (plan.desired_version, plan.acked_version, plan.portal_known),
+        (2, None, false)
+    );
     let v = plan.version.expect("version to send");
     assert_eq!((v.version, v.operation), (2, PortalOperation::Insert));
     assert_eq!(v.body, body("D1", 2), "the route gets the body in clear");
@@ -182,6 +186,11 @@ async fn insert_then_update(db: TestDb) {
         panic!("expected a plan")
     };
     assert!(plan.is_empty());
+    assert_eq!(
+        (plan.desired_version, plan.acked_version, plan.portal_known),
+        (2, Some(2), true),
+        "the claim reports the state it saw"
+    );
     j.end_sync("D1", "route-a").await.expect("end");
     // A newer version is an update; an older acknowledgement never moves back.
     record(&j, "D1", 5, t0() + mins(1)).await;
