@@ -21,20 +21,7 @@ pub const DEFAULT_URL: &str = "sqlite://data/lienthong.db";
 pub const DEFAULT_KEY_ENV: &str = "LIENTHONG_JOURNAL_KEY";
 /// Member names holding personal data in the formats the gateway stores (provincial
 /// format and DVCQG items), used when the configuration names none.
-pub const DEFAULT_PERSONAL_FIELDS: &[&str] = &[
-    "identity_documents",
-    "phone",
-    "fax",
-    "email",
-    "address",
-    "SoGiayToChuHoSo",
-    "DinhDanhCHS",
-    "SoDienThoai",
-    "Fax",
-    "Email",
-    "SoCMNDNguoiNop",
-    "DiaChiNguoiNop",
-];
+pub const DEFAULT_PERSONAL_FIELDS: &[&str] = lienthong_service::gateway::DEFAULT_PERSONAL_FIELDS;
 
 /// Where the journal is and how to open it.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -43,8 +30,9 @@ pub struct JournalArgs {
     /// (`LIENTHONG_JOURNAL_URL`) and the configuration file.
     #[arg(long, global = true, value_name = "URL")]
     pub journal: Option<String>,
-    /// Configuration file (JSON; its `journal` member: `url`, `retention_days`,
-    /// `body_retention_days`, `encryption_key_env`, `personal_fields`).
+    /// Configuration file: the gateway's TOML (`lienthong serve --config`; its `[journal]`
+    /// section), or JSON whose `journal` member has `url`, `retention_days`,
+    /// `body_retention_days`, `encryption_key_env`, `personal_fields`.
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -71,6 +59,19 @@ pub struct JournalConfig {
 }
 
 fn read_config(path: &Path) -> anyhow::Result<JournalConfig> {
+    if path.extension().is_some_and(|e| e == "toml") {
+        // The gateway's own configuration (`lienthong serve --config`): its [journal] section.
+        let env = |n: &str| std::env::var(n).ok();
+        let c = lienthong_service::config::Config::load(path, &env)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        return Ok(JournalConfig {
+            url: Some(c.journal_url()),
+            retention_days: Some(u64::from(c.journal.retention_days)),
+            body_retention_days: Some(u64::from(c.journal.body_retention_days)),
+            encryption_key_env: Some(c.journal.encryption_key_env.clone()),
+            personal_fields: c.journal.personal_fields.clone(),
+        });
+    }
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let v: Value =

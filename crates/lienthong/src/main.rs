@@ -2,6 +2,7 @@
 //!
 //! This crate only wires library crates to a command line; it holds no format logic.
 
+mod demo_cmd;
 mod dossier_cmd;
 mod edxml_cmd;
 mod journal_cmd;
@@ -58,6 +59,34 @@ enum Command {
     /// Generate realistic test data, deterministic by seed.
     #[command(subcommand)]
     Gen(GenCommand),
+    /// Run the gateway: the ingest API, the outbox relay and the routes to the national portal
+    /// (see config/lienthong.toml; secrets from the environment). Ctrl-C or SIGTERM stops it
+    /// gracefully.
+    Serve {
+        /// The TOML configuration.
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// A demonstration on this machine: the portal and axis simulators and a gateway on the
+    /// embedded backends, fed with generated dossiers (some invalid, some out of order, a
+    /// portal outage in the middle), with a live summary.
+    Demo {
+        /// End after this many seconds (otherwise Ctrl-C).
+        #[arg(long)]
+        duration: Option<u64>,
+        /// Dossier stories fed per second.
+        #[arg(long, default_value_t = 10)]
+        rate: u32,
+        /// Use RabbitMQ at this URL instead of the embedded queue.
+        #[arg(long)]
+        amqp: Option<String>,
+        /// Use this PostgreSQL database instead of SQLite.
+        #[arg(long)]
+        database: Option<String>,
+        /// Seed of the generated dossiers.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Check a gateway configuration file and explain every mistake (exit 0 usable, 1 not).
     CheckConfig {
         /// The TOML file (see config/lienthong.toml).
@@ -322,6 +351,26 @@ fn main() -> ExitCode {
             config,
         } => sandbox_cmd::run(dvcqg, vdxp, config.as_deref()),
         Command::CheckConfig { file } => service_cmd::check_config(&file),
+        Command::Serve { config } => service_cmd::serve(&config),
+        Command::Demo {
+            duration,
+            rate,
+            amqp,
+            database,
+            seed,
+        } => match demo_cmd::run(demo_cmd::DemoArgs {
+            duration,
+            rate,
+            amqp,
+            database,
+            seed,
+        }) {
+            Ok(()) => edxml_cmd::Outcome::Valid,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                edxml_cmd::Outcome::Unreadable
+            }
+        },
         Command::Token(TokenCommand::New) => service_cmd::token_new(),
         Command::Token(TokenCommand::Hash) => service_cmd::token_hash(),
         Command::Journal { command, journal } => match command {

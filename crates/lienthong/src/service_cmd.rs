@@ -87,3 +87,68 @@ pub fn token_hash() -> Outcome {
     println!("{}", TokenHash::of(token));
     Outcome::Valid
 }
+
+/// `lienthong serve --config FILE`: exit 0 after a graceful stop, 1 when the configuration
+/// has errors, 2 when the gateway cannot start.
+pub fn serve(file: &Path) -> Outcome {
+    let (config, warnings) = match Config::load_checked(file, &env) {
+        Ok(c) => c,
+        Err(ConfigError::Invalid(findings)) => {
+            for f in &findings {
+                eprintln!("{f}");
+            }
+            eprintln!(
+                "{}: the configuration has errors; see `lienthong check-config`",
+                file.display()
+            );
+            return Outcome::Invalid;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Outcome::Unreadable;
+        }
+    };
+    for w in &warnings {
+        eprintln!("{w}");
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Outcome::Unreadable;
+        }
+    };
+    rt.block_on(async {
+        let gateway = match lienthong_service::gateway::Gateway::start(&config, &env).await {
+            Ok(g) => g,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Outcome::Unreadable;
+            }
+        };
+        eprintln!("lienthong listening on http://{}", gateway.addr());
+        wait_for_stop().await;
+        eprintln!("stopping: intake closed, finishing the work in hand…");
+        gateway.stop().await;
+        Outcome::Valid
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -164,6 +164,19 @@ pub struct Dvcqg {
     /// Per-request timeout in milliseconds (default 60 000).
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// Consecutive failures that open the circuit breaker in front of the portal (default 5).
+    #[serde(default = "default_breaker_failures")]
+    pub breaker_failures: u32,
+    /// Seconds the breaker stays open before one probe call (default 30).
+    #[serde(default = "default_breaker_open_secs")]
+    pub breaker_open_secs: u64,
+}
+
+fn default_breaker_failures() -> u32 {
+    5
+}
+fn default_breaker_open_secs() -> u64 {
+    30
 }
 
 fn default_auth() -> String {
@@ -430,6 +443,22 @@ impl Config {
                     );
                 }
                 check_unit_code(&mut f, "dvcqg.madonvi", &p.madonvi, &self.mapping.own_codes);
+                if p.breaker_failures == 0 {
+                    f.push(err(
+                        "dvcqg.breaker_failures".into(),
+                        "the breaker would open without a failure",
+                        "at least 1",
+                        "0".into(),
+                    ));
+                }
+                if p.breaker_open_secs == 0 {
+                    f.push(err(
+                        "dvcqg.breaker_open_secs".into(),
+                        "the breaker would never hold back",
+                        "at least 1 second",
+                        "0".into(),
+                    ));
+                }
             }
         }
         let mut unit_codes = BTreeSet::new();

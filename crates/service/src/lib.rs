@@ -6,6 +6,8 @@
 //! - [`config`]: the TOML configuration with environment overrides for secrets, checked with
 //!   every mistake explained;
 //! - [`auth`]: client and operator tokens (stored hashed), scopes and roles;
+//! - [`gateway`]: the running gateway — opens journal and bus, starts relay and routes, serves
+//!   the API with `/health` and `/ready`, stops gracefully;
 //! - [`ingest`]: the ingest API (`POST /v1/dossiers`, progress), answered 202 only once the
 //!   journal committed the state and its work item;
 //! - [`relay`]: hands the journal's outbox work items to the bus;
@@ -14,6 +16,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod gateway;
 pub mod ingest;
 pub mod relay;
 pub mod sync;

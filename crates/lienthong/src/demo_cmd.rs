@@ -1,0 +1,266 @@
+//! `lienthong demo`: the national portal and axis simulators and a gateway on the embedded
+//! backends (or RabbitMQ + PostgreSQL), fed with generated dossiers and progress through the
+//! ingest API — some invalid, some sent out of order, a portal outage in the middle — with a
+//! live summary. Wiring only: simulators, gateway and generator come from the library crates.
+
+use anyhow::Context;
+use lienthong_provincial::generate::Generator;
+use lienthong_provincial::write::{dossier_json, progress_json};
+use lienthong_sandbox::dvcqg::{DvcqgConfig, spawn_dvcqg};
+use lienthong_sandbox::fault::FaultSettings;
+use lienthong_sandbox::vdxp::{VdxpConfig, spawn_vdxp};
+use lienthong_service::auth::new_token;
+use lienthong_service::config::Config;
+use lienthong_service::gateway::Gateway;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Options of the demo.
+pub struct DemoArgs {
+    /// End by itself after this many seconds (CI uses it); Ctrl-C otherwise.
+    pub duration: Option<u64>,
+    /// Dossier stories fed per second.
+    pub rate: u32,
+    /// RabbitMQ instead of the embedded queue.
+    pub amqp: Option<String>,
+    /// PostgreSQL instead of SQLite.
+    pub database: Option<String>,
+    /// Seed of the generated dossiers.
+    pub seed: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    versions: AtomicU64,
+    steps: AtomicU64,
+    accepted: AtomicU64,
+    refused: AtomicU64,
+    other: AtomicU64,
+}
+
+/// Runs the demo; exit code 0 when it ran (its summary says what happened).
+pub fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(demo(args))
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = std::env::temp_dir().join(format!("lienthong-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+
+    let dvcqg_config = DvcqgConfig::default();
+    let account = dvcqg_config
+        .accounts
+        .first()
+        .cloned()
+        .context("the simulator has no account")?;
+    let (dvcqg_addr, sim, _dvcqg_task) = spawn_dvcqg(dvcqg_config)
+        .await
+        .context("cannot start the DVCQG simulator")?;
+    let (vdxp_addr, _vdxp, _vdxp_task) = spawn_vdxp(VdxpConfig::default())
+        .await
+        .context("cannot start the VDXP simulator")?;
+
+    let client = new_token()?;
+    let key = new_token()?;
+    let key_hex = key.token.trim_start_matches("lt_").to_string();
+    let journal_url = args
+        .database
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.join("lienthong.db").display()));
+    let amqp = args
+        .amqp
+        .as_ref()
+        .map(|u| format!("amqp_url = \"{u}\"\n"))
+        .unwrap_or_default();
+    let toml = format!(
+        r#"
+[gateway]
+listen = "127.0.0.1:0"
+data_dir = "{data}"
+node_name = "demo"
+
+[journal]
+url = "{journal_url}"
+
+[bus]
+{amqp}retry_delays_secs = [1, 2, 5, 10]
+max_attempts = 8
+
+[dvcqg]
+adapter_url = "http://{dvcqg_addr}"
+username = "{user}"
+dstcode = "H41-DVC"
+madonvi = "000.00.00.H41"
+timeout_ms = 5000
+breaker_open_secs = 3
+
+[[units]]
+code = "000.00.00.H41"
+name = "UBND tỉnh Nghệ An"
+
+[[clients]]
+name = "demo-motcua"
+token_sha256 = "{hash}"
+units = ["*"]
+"#,
+        data = dir.display(),
+        user = account.username,
+        hash = client.hash,
+    );
+    let password = account.password.clone();
+    let env = move |name: &str| match name {
+        "LIENTHONG_DVCQG_PASSWORD" => Some(password.clone()),
+        "LIENTHONG_JOURNAL_KEY" => Some(key_hex.clone()),
+        _ => None,
+    };
+    let config = Config::parse(&toml, "demo", &env)?;
+    let gateway = Gateway::start(&config, &env).await?;
+    let api = format!("http://{}", gateway.addr());
+    println!("lienthong demo — cổng liên thông (bản trình diễn)");
+    println!(
+        "  gateway API      {api}/v1/dossiers   (token: {})",
+        client.token
+    );
+    println!("  health           {api}/health");
+    println!("  DVCQG simulator  http://{dvcqg_addr}   (admin API under /admin)");
+    println!("  VDXP simulator   http://{vdxp_addr}");
+    println!(
+        "  backends         bus {}, journal {}",
+        gateway.bus().backend_name(),
+        if args.database.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    );
+    println!(
+        "Feeding generated dossiers at {} stories/s; Ctrl-C ends.",
+        args.rate
+    );
+
+    let counters = Arc::new(Counters::default());
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let end = args.duration.map(|d| started + Duration::from_secs(d));
+    let outage_at = args
+        .duration
+        .map_or(Duration::from_secs(20), |d| Duration::from_secs(d / 3));
+    let mut outage_done = false;
+    let mut g = Generator::new(args.seed);
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 / u64::from(args.rate.max(1))));
+    let mut report = tokio::time::interval(Duration::from_secs(2));
+    let mut n: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = report.tick() => print_summary(&counters, &sim, &gateway, started).await,
+            _ = tick.tick() => {
+                if end.is_some_and(|e| Instant::now() >= e) { break; }
+                if !outage_done && started.elapsed() >= outage_at {
+                    outage_done = true;
+                    let _ = sim.set_faults(FaultSettings { down_for_ms: Some(6000), ..FaultSettings::default() });
+                    println!("-- the national portal goes down for 6 s (the gateway retries) --");
+                }
+                n += 1;
+                let story = g.story();
+                let (c, h, a) = (counters.clone(), http.clone(), api.clone());
+                let token = client.token.clone();
+                tokio::spawn(async move { feed(story, n, &h, &a, &token, &c).await });
+            }
+        }
+    }
+    println!("Stopping: intake closes, routes finish the work in hand…");
+    // Give the routes a moment to drain what the portal can still take.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    print_summary(&counters, &sim, &gateway, started).await;
+    gateway.stop().await;
+    println!("Data of this run: {}", dir.display());
+    Ok(())
+}
+
+/// Posts one story: its versions (every 7th story out of order), some refused on purpose,
+/// then its steps.
+async fn feed(
+    story: lienthong_provincial::generate::Story,
+    n: u64,
+    http: &reqwest::Client,
+    api: &str,
+    token: &str,
+    c: &Counters,
+) {
+    let mut versions = story.versions;
+    if n.is_multiple_of(7) {
+        versions.reverse();
+    }
+    for d in &versions {
+        let mut body = dossier_json(d);
+        if n.is_multiple_of(11) {
+            // An invalid submission: the gateway refuses it with findings, nothing is queued.
+            body = body.replacen("\"version\":", "\"version\":\"x\",\"_v\":", 1);
+        }
+        post(http, &format!("{api}/v1/dossiers"), token, body, c).await;
+        c.versions.fetch_add(1, Ordering::Relaxed);
+    }
+    for s in &story.steps {
+        let url = format!("{api}/v1/dossiers/{}/progress", s.dossier_code);
+        post(http, &url, token, progress_json(s), c).await;
+        c.steps.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+async fn post(http: &reqwest::Client, url: &str, token: &str, body: String, c: &Counters) {
+    let status = http
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0);
+    match status {
+        202 => c.accepted.fetch_add(1, Ordering::Relaxed),
+        400 => c.refused.fetch_add(1, Ordering::Relaxed),
+        _ => c.other.fetch_add(1, Ordering::Relaxed),
+    };
+}
+
+async fn print_summary(
+    c: &Counters,
+    sim: &lienthong_sandbox::dvcqg::DvcqgSim,
+    gw: &Gateway,
+    started: Instant,
+) {
+    let records = sim.dossiers();
+    let inserts: u64 = records.iter().map(|r| r.inserts).sum();
+    let updates: u64 = records.iter().map(|r| r.updates).sum();
+    let steps: usize = records.iter().map(|r| r.progress.len()).sum();
+    let queues = gw.bus().queues().await.unwrap_or_default();
+    let sync = queues.iter().find(|q| q.route == "dossier.sync");
+    let (waiting, retrying) = sync.map_or((0, 0), |q| (q.ready, q.waiting_retry));
+    let parked: u64 = queues.iter().map(|q| q.parked).sum();
+    println!(
+        "[{:>4}s] sent {} versions + {} steps: {} accepted, {} refused (invalid), {} other | \
+         portal: {} dossiers ({} inserts, {} updates), {} steps | bus: {} waiting, {} retrying, {} parked",
+        started.elapsed().as_secs(),
+        c.versions.load(Ordering::Relaxed),
+        c.steps.load(Ordering::Relaxed),
+        c.accepted.load(Ordering::Relaxed),
+        c.refused.load(Ordering::Relaxed),
+        c.other.load(Ordering::Relaxed),
+        records.len(),
+        inserts,
+        updates,
+        steps,
+        waiting,
+        retrying,
+        parked,
+    );
+}

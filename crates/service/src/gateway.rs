@@ -1,0 +1,401 @@
+//! The running gateway: opens the journal and the bus named in the configuration, starts the
+//! outbox relay, the `dossier.sync` route and the backpressure watch, and serves the ingest
+//! API with `/health` and `/ready`. [`Gateway::stop`] shuts down in order: intake first, then
+//! the routes finish the deliveries in hand, then the bus and the journal close.
+
+use crate::auth::Tokens;
+use crate::config::{Config, redact};
+use crate::ingest::{Ingest, router};
+use crate::relay::{RelayConfig, run_relay};
+use crate::sync::{SyncRoute, SyncSettings};
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use lienthong_bus::{Backend, Bus, BusConfig, standard_routes};
+use lienthong_dvcqg::client::{ClientConfig, DvcqgClient};
+use lienthong_dvcqg::map::MappingConfig;
+use lienthong_journal::{Journal, JournalOptions, Key, PersonalData};
+use lienthong_provincial::validate::Policy;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Member names holding personal data in the formats the gateway stores (provincial format
+/// and DVCQG items), encrypted at rest when the configuration names none.
+pub const DEFAULT_PERSONAL_FIELDS: &[&str] = &[
+    "identity_documents",
+    "phone",
+    "fax",
+    "email",
+    "address",
+    "SoGiayToChuHoSo",
+    "DinhDanhCHS",
+    "SoDienThoai",
+    "Fax",
+    "Email",
+    "SoCMNDNguoiNop",
+    "DiaChiNguoiNop",
+];
+
+/// Work waiting on `dossier.sync` above which intake answers 429.
+const PRESSURE_DEPTH: u64 = 50_000;
+
+/// Why the gateway could not start; each names the part and what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory cannot be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A secret is missing or unusable.
+    #[error("{0}")]
+    Secret(String),
+    /// The journal cannot be opened.
+    #[error("cannot open the journal {url}: {source}")]
+    Journal {
+        /// Its URL, password hidden.
+        url: String,
+        /// Why.
+        source: lienthong_journal::JournalError,
+    },
+    /// The bus cannot be opened.
+    #[error("cannot open the bus: {0}")]
+    Bus(#[from] lienthong_bus::BusError),
+    /// The DVCQG client cannot be built.
+    #[error("cannot set up the DVCQG client: {0}")]
+    Dvcqg(String),
+    /// The sync route's settings are unusable.
+    #[error("sync route: {0}")]
+    Sync(String),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A started gateway.
+pub struct Gateway {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    bus: Bus,
+    journal: Journal,
+    maintenance: Arc<AtomicBool>,
+}
+
+/// What `/health` and `/ready` look at.
+struct Ops {
+    journal: Journal,
+    bus: Bus,
+    sync: Option<Arc<SyncRoute>>,
+    maintenance: Arc<AtomicBool>,
+    stopping: watch::Receiver<bool>,
+}
+
+impl Gateway {
+    /// Starts everything the configuration names; `env` gives the secrets (the process
+    /// environment in production).
+    pub async fn start(
+        config: &Config,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Gateway, StartError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let data_dir = &config.gateway.data_dir;
+        std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+        let node = config
+            .gateway
+            .node_name
+            .clone()
+            .unwrap_or_else(|| "lienthong".to_string());
+
+        // The journal.
+        let url = config.journal_url();
+        let mut jo = JournalOptions::new(url.clone());
+        jo.body_retention =
+            jiff::SignedDuration::from_hours(24 * i64::from(config.journal.body_retention_days));
+        let key = match env(&config.journal.encryption_key_env).filter(|k| !k.trim().is_empty()) {
+            Some(k) => Some(Key::parse(k.trim()).map_err(|e| {
+                StartError::Secret(format!(
+                    "the key in {} is unusable: {e}",
+                    config.journal.encryption_key_env
+                ))
+            })?),
+            None => None,
+        };
+        jo.personal_data = PersonalData {
+            fields: config.journal.personal_fields.clone().unwrap_or_else(|| {
+                DEFAULT_PERSONAL_FIELDS
+                    .iter()
+                    .map(|s| (*s).to_string())
+                    .collect()
+            }),
+            key,
+            encrypt_opaque: true,
+        };
+        let journal = Journal::open(&jo)
+            .await
+            .map_err(|source| StartError::Journal {
+                url: redact(&url),
+                source,
+            })?;
+
+        // The bus.
+        let backend = match &config.bus.amqp_url {
+            Some(amqp) => Backend::Amqp {
+                url: amqp.clone(),
+                store_url: config.bus.store_url.clone().unwrap_or_else(|| {
+                    if url.starts_with("postgres") {
+                        url.clone()
+                    } else {
+                        format!(
+                            "sqlite://{}?mode=rwc",
+                            data_dir.join("bus-store.db").display()
+                        )
+                    }
+                }),
+            },
+            None => Backend::Embedded {
+                path: data_dir.join("bus.db"),
+            },
+        };
+        let mut bc = BusConfig::new(backend, standard_routes());
+        bc.max_attempts = config.bus.max_attempts;
+        bc.delivery_limit = config.bus.delivery_limit;
+        bc.retry_delays = config
+            .bus
+            .retry_delays_secs
+            .iter()
+            .map(|s| Duration::from_secs(*s))
+            .collect();
+        let bus = Bus::open(bc).await?;
+
+        let (shutdown, stopping) = watch::channel(false);
+        let mut tasks = Vec::new();
+
+        // The outbox relay.
+        let mut rc = RelayConfig::default();
+        rc.options.owner = node.clone();
+        tasks.push(tokio::spawn(run_relay(
+            journal.clone(),
+            bus.clone(),
+            rc,
+            stopping.clone(),
+        )));
+
+        // The sync route, when the portal is configured.
+        let sync = match &config.dvcqg {
+            None => None,
+            Some(p) => {
+                let password = env(&p.password_env)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| {
+                        StartError::Secret(format!(
+                            "the environment variable {} (the DVCQG password) is not set",
+                            p.password_env
+                        ))
+                    })?;
+                let cc = ClientConfig {
+                    adapter_url: p.adapter_url.clone(),
+                    auth_endpoint: p.auth_endpoint.clone(),
+                    integration_endpoint: p.integration_endpoint.clone(),
+                    share_endpoint: p.share_endpoint.clone(),
+                    username: p.username.clone(),
+                    password,
+                    dstcode: p.dstcode.clone(),
+                    madonvi: p.madonvi.clone(),
+                    timeout_ms: p.timeout_ms,
+                    ..ClientConfig::default()
+                };
+                let client = DvcqgClient::new(cc).map_err(|e| StartError::Dvcqg(e.to_string()))?;
+                let settings = SyncSettings {
+                    mapping: MappingConfig {
+                        procedure_map: config.mapping.procedure_map.clone(),
+                        ..MappingConfig::default()
+                    },
+                    breaker: lienthong_workflow::BreakerConfig {
+                        failure_threshold: p.breaker_failures,
+                        cool_down: Duration::from_secs(p.breaker_open_secs),
+                        ..lienthong_workflow::BreakerConfig::default()
+                    },
+                    owner: node.clone(),
+                    ..SyncSettings::default()
+                };
+                let route = Arc::new(
+                    SyncRoute::new(journal.clone(), client, settings)
+                        .map_err(|e| StartError::Sync(e.to_string()))?,
+                );
+                let (r, b, s) = (route.clone(), bus.clone(), stopping.clone());
+                tasks.push(tokio::spawn(async move {
+                    if let Err(e) = r.run(&b, s).await {
+                        tracing::error!(error = %e, "the dossier.sync route stopped");
+                    }
+                }));
+                Some(route)
+            }
+        };
+
+        // Backpressure: intake slows down while the sync route is far behind.
+        let pressure = Arc::new(AtomicU64::new(0));
+        {
+            let (bus, pressure, mut stop) = (bus.clone(), pressure.clone(), stopping.clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let behind = bus.depth("dossier.sync").await.unwrap_or(0);
+                    pressure.store(
+                        if behind > PRESSURE_DEPTH { 5 } else { 0 },
+                        Ordering::Relaxed,
+                    );
+                    if crate::relay::pause(&mut stop, Duration::from_secs(2)).await {
+                        break;
+                    }
+                }
+            }));
+        }
+
+        // HTTP: ingest + health.
+        let maintenance = Arc::new(AtomicBool::new(config.gateway.maintenance));
+        let ingest = Arc::new(Ingest {
+            journal: journal.clone(),
+            tokens: Tokens::from_config(config),
+            policy: Policy {
+                own_code_overrides: config.mapping.own_codes.clone(),
+            },
+            maintenance: maintenance.clone(),
+            pressure,
+            max_request_bytes: config.gateway.max_request_bytes,
+        });
+        let ops = Arc::new(Ops {
+            journal: journal.clone(),
+            bus: bus.clone(),
+            sync,
+            maintenance: maintenance.clone(),
+            stopping: stopping.clone(),
+        });
+        let app = router(ingest).merge(
+            Router::new()
+                .route("/health", get(health))
+                .route("/ready", get(ready))
+                .with_state(ops),
+        );
+        let listener = tokio::net::TcpListener::bind(&config.gateway.listen)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: config.gateway.listen.clone(),
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.gateway.listen.clone(),
+            source,
+        })?;
+        let mut stop = stopping.clone();
+        tasks.insert(
+            0,
+            tokio::spawn(async move {
+                let served = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { crate::relay::stopped(&mut stop).await })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the HTTP server stopped");
+                }
+            }),
+        );
+        tracing::info!(%addr, node = %node, bus = bus.backend_name(), "gateway started");
+        Ok(Gateway {
+            addr,
+            shutdown,
+            tasks,
+            bus,
+            journal,
+            maintenance,
+        })
+    }
+
+    /// The address the API listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The maintenance switch (intake answers 503 while it is on).
+    pub fn maintenance(&self) -> &Arc<AtomicBool> {
+        &self.maintenance
+    }
+
+    /// The bus (for operator views).
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// The journal (for operator views).
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Stops intake, lets the routes finish the deliveries in hand, closes the bus and the
+    /// journal.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.bus.close().await;
+        self.journal.close().await;
+        tracing::info!("gateway stopped");
+    }
+}
+
+async fn health(State(ops): State<Arc<Ops>>) -> impl IntoResponse {
+    let journal = match ops.journal.dossier_state("-").await {
+        Ok(_) => json!({ "status": "up" }),
+        Err(e) => json!({ "status": "down", "error": e.to_string() }),
+    };
+    let bus = match ops.bus.depth("dossier.sync").await {
+        Ok(d) => json!({ "status": "up", "backend": ops.bus.backend_name(), "sync_depth": d }),
+        Err(e) => {
+            json!({ "status": "down", "backend": ops.bus.backend_name(), "error": e.to_string() })
+        }
+    };
+    let dvcqg = match &ops.sync {
+        None => json!({ "status": "not configured" }),
+        Some(s) => json!({ "breaker": format!("{:?}", s.breaker_state()) }),
+    };
+    let maintenance = ops.maintenance.load(Ordering::Relaxed);
+    let down = journal["status"] == "down" || bus["status"] == "down";
+    let status = if down || maintenance {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        Json(json!({
+            "status": if down { "down" } else if maintenance { "maintenance" } else { "up" },
+            "checks": { "journal": journal, "bus": bus, "dvcqg": dvcqg },
+        })),
+    )
+}
+
+async fn ready(State(ops): State<Arc<Ops>>) -> impl IntoResponse {
+    if *ops.stopping.borrow() {
+        (StatusCode::SERVICE_UNAVAILABLE, "stopping")
+    } else {
+        (StatusCode::OK, "ready")
+    }
+}

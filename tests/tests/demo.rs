@@ -1,0 +1,65 @@
+//! `lienthong demo` end to end: simulators, a gateway on the embedded backends, generated
+//! dossiers through the ingest API, a portal outage in the middle. At the end every accepted
+//! dossier that could be sent is at the portal: nothing waits, nothing is retrying, nothing is
+//! parked, and the invalid submissions were refused.
+
+use lienthong_e2e::lienthong;
+
+/// The numbers of the last summary line.
+fn last_summary(out: &str) -> Vec<u64> {
+    let line = out
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('[') && l.contains("portal:"))
+        .unwrap_or_else(|| panic!("no summary in:\n{out}"));
+    line.split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().expect("number"))
+        .collect()
+}
+
+#[test]
+fn demo_drains_everything_through_an_outage() {
+    let out = lienthong()
+        .args(["demo", "--duration", "24", "--rate", "4", "--seed", "5"])
+        .output()
+        .expect("run demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "demo failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("the national portal goes down"), "{stdout}");
+    // [secs] sent V versions + S steps: A accepted, R refused (invalid), O other |
+    // portal: D dossiers (I inserts, U updates), P steps | bus: W waiting, T retrying, K parked
+    let n = last_summary(&stdout);
+    let [
+        _,
+        versions,
+        steps,
+        accepted,
+        refused,
+        other,
+        dossiers,
+        inserts,
+        _updates,
+        portal_steps,
+        waiting,
+        retrying,
+        parked,
+    ] = n[..]
+    else {
+        panic!("unexpected summary {n:?} in:\n{stdout}")
+    };
+    assert!(versions > 20 && steps > 20, "{stdout}");
+    assert!(
+        refused > 0,
+        "the invalid submissions must be refused: {stdout}"
+    );
+    assert_eq!(other, 0, "{stdout}");
+    assert_eq!(accepted + refused, versions + steps, "{stdout}");
+    assert!(dossiers > 10 && portal_steps > 10, "{stdout}");
+    assert_eq!(inserts, dossiers, "one insert per dossier: {stdout}");
+    assert_eq!((waiting, retrying, parked), (0, 0, 0), "{stdout}");
+}
