@@ -49,6 +49,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    // Only warnings and errors: the summary is the demo's output.
+    crate::service_cmd::init_logs("warn");
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = std::env::temp_dir().join(format!("lienthong-demo-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -111,6 +111,7 @@ pub fn serve(file: &Path) -> Outcome {
     for w in &warnings {
         eprintln!("{w}");
     }
+    init_logs("info");
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -151,4 +152,22 @@ async fn wait_for_stop() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Logs on stderr: `RUST_LOG` filters (default `default_level`); `LIENTHONG_LOG_FORMAT=json` writes
+/// one JSON object per line for log shippers.
+pub fn init_logs(default_level: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = if std::env::var("LIENTHONG_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
