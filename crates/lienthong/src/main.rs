@@ -5,6 +5,7 @@
 mod demo_cmd;
 mod dossier_cmd;
 mod edxml_cmd;
+mod import_cmd;
 mod journal_cmd;
 mod sandbox_cmd;
 mod service_cmd;
@@ -86,6 +87,26 @@ enum Command {
         /// Seed of the generated dossiers.
         #[arg(long, default_value_t = 7)]
         seed: u64,
+    },
+    /// Bulk backfill through a running gateway: provincial dossiers and progress steps from
+    /// an NDJSON file, sent in batches with idempotency keys; resumable (FILE.import-state),
+    /// refused lines in FILE.refused.ndjson. Exit 0 all accepted, 1 some refused, 2 could not
+    /// run.
+    Import {
+        /// The NDJSON file (one dossier or progress step per line).
+        file: PathBuf,
+        /// The gateway's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8700")]
+        url: String,
+        /// The client token (default: the environment variable LIENTHONG_TOKEN).
+        #[arg(long)]
+        token: Option<String>,
+        /// Dossier lines per request.
+        #[arg(long, default_value_t = 200)]
+        batch: usize,
+        /// Give up after the gateway has been unreachable for this many seconds.
+        #[arg(long, default_value_t = 300)]
+        give_up_secs: u64,
     },
     /// Check a gateway configuration file and explain every mistake (exit 0 usable, 1 not).
     CheckConfig {
@@ -350,6 +371,19 @@ fn main() -> ExitCode {
             vdxp,
             config,
         } => sandbox_cmd::run(dvcqg, vdxp, config.as_deref()),
+        Command::Import {
+            file,
+            url,
+            token,
+            batch,
+            give_up_secs,
+        } => import_cmd::run(import_cmd::ImportArgs {
+            file,
+            url,
+            token,
+            batch,
+            give_up_secs,
+        }),
         Command::CheckConfig { file } => service_cmd::check_config(&file),
         Command::Serve { config } => service_cmd::serve(&config),
         Command::Demo {

@@ -295,6 +295,8 @@ impl Gateway {
                 .route("/ready", get(ready))
                 .with_state(ops),
         );
+        // The description of the ingest API, without authentication.
+        let app = app.merge(crate::openapi::router());
         let listener = tokio::net::TcpListener::bind(&config.gateway.listen)
             .await
             .map_err(|source| StartError::Listen {

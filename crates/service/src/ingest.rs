@@ -16,6 +16,7 @@
 use crate::auth::{Principal, Tokens};
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -147,14 +148,43 @@ fn admit(st: &Ingest, headers: &HeaderMap) -> Result<Principal, Answer> {
     Ok(p.clone())
 }
 
+/// A body that could not be read: 413 above the size limit (as JSON, like every refusal),
+/// otherwise 400.
+fn unreadable(st: &Ingest, r: BytesRejection) -> Answer {
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Answer::error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "the request body is larger than {} bytes; send smaller batches",
+                st.max_request_bytes
+            ),
+        )
+    } else {
+        Answer::error(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("the request body cannot be read: {r}"),
+        )
+    }
+}
+
 fn findings_json(f: &[Finding]) -> Value {
     serde_json::to_value(f).unwrap_or(Value::Null)
 }
 
-async fn post_dossiers(State(st): State<Arc<Ingest>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn post_dossiers(
+    State(st): State<Arc<Ingest>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let principal = match admit(&st, &headers) {
         Ok(p) => p,
         Err(a) => return a.into_response(),
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => return unreadable(&st, r).into_response(),
     };
     let ndjson = headers
         .get(header::CONTENT_TYPE)
@@ -199,11 +229,15 @@ async fn post_progress(
     State(st): State<Arc<Ingest>>,
     Path(code): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let principal = match admit(&st, &headers) {
         Ok(p) => p,
         Err(a) => return a.into_response(),
+    };
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => return unreadable(&st, r).into_response(),
     };
     let idem = headers
         .get("idempotency-key")

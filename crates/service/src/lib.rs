@@ -10,6 +10,7 @@
 //!   the API with `/health` and `/ready`, stops gracefully;
 //! - [`ingest`]: the ingest API (`POST /v1/dossiers`, progress), answered 202 only once the
 //!   journal committed the state and its work item;
+//! - [`openapi`]: `GET /openapi.json`, the OpenAPI 3.1 description of the ingest API;
 //! - [`relay`]: hands the journal's outbox work items to the bus;
 //! - [`sync`]: the `dossier.sync` route, which reconciles the national portal (DVCQG) towards
 //!   the journal's state.
@@ -18,5 +19,6 @@ pub mod auth;
 pub mod config;
 pub mod gateway;
 pub mod ingest;
+pub mod openapi;
 pub mod relay;
 pub mod sync;
