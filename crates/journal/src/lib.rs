@@ -12,6 +12,8 @@
 //! * **Idempotency keys** ([`idempotency`]): a duplicate submission gets the original answer.
 //! * **Message log** ([`messages`]): every message in and out, bodies by retention, personal
 //!   data encrypted at rest ([`crypto`]), search, a dossier timeline, purge in small batches.
+//! * **Audit log** ([`audit`]): every state-changing operator action — who, what, when,
+//!   why.
 //! * **Statistics** ([`stats`]): the centre's report per period, agency and department
 //!   (formulas in `docs/statistics.md`).
 //!
@@ -21,6 +23,7 @@
 //! `migrations/postgres`), embedded at compile time without a database, and a test keeps
 //! the two schemas equivalent ([`schema`]).
 
+pub mod audit;
 pub mod crypto;
 mod error;
 pub mod idempotency;
@@ -43,16 +46,30 @@ use std::time::Duration;
 
 /// The migrations of each dialect, embedded at compile time (no database needed to
 /// build): (version, description, SQL). Keep the two lists in step.
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "journal",
-    include_str!("../migrations/sqlite/0001_journal.sql"),
-)];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "journal",
-    include_str!("../migrations/postgres/0001_journal.sql"),
-)];
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "journal",
+        include_str!("../migrations/sqlite/0001_journal.sql"),
+    ),
+    (
+        2,
+        "audit",
+        include_str!("../migrations/sqlite/0002_audit.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "journal",
+        include_str!("../migrations/postgres/0001_journal.sql"),
+    ),
+    (
+        2,
+        "audit",
+        include_str!("../migrations/postgres/0002_audit.sql"),
+    ),
+];
 
 fn migrator(list: &'static [(i64, &'static str, &'static str)]) -> Migrator {
     Migrator::with_migrations(

@@ -9,7 +9,11 @@ async fn sqlite_and_postgres_schemas_are_equivalent() {
     let sqlite = lite.describe_schema().await.expect("describe sqlite");
     lite.close().await;
     common::cleanup(&lite_db).await;
-    assert!(sqlite.contains_key("dossier") && sqlite.contains_key("message"));
+    assert!(
+        sqlite.contains_key("dossier")
+            && sqlite.contains_key("message")
+            && sqlite.contains_key("audit")
+    );
     assert!(sqlite.values().all(|t| !t.columns.is_empty()));
     for (name, t) in &sqlite {
         for c in &t.columns {

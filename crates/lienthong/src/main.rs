@@ -2,6 +2,7 @@
 //!
 //! This crate only wires library crates to a command line; it holds no format logic.
 
+mod admin_cmd;
 mod demo_cmd;
 mod dossier_cmd;
 mod edxml_cmd;
@@ -158,6 +159,15 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// The bus routes of a running gateway: depth, retries, parked, consumers, rates.
+    Queues(admin_cmd::QueuesArgs),
+    /// Parked work items of a running gateway: list, replay, discard (audited).
+    #[command(subcommand)]
+    Parked(admin_cmd::ParkedCommand),
+    /// Switch a running gateway's maintenance mode (intake answers 503 while on; audited).
+    Maintenance(admin_cmd::MaintenanceArgs),
+    /// The audit log of a running gateway: who did what, when and why.
+    Audit(admin_cmd::AuditArgs),
 }
 
 /// Rows of the report.
@@ -405,6 +415,10 @@ fn main() -> ExitCode {
                 edxml_cmd::Outcome::Unreadable
             }
         },
+        Command::Queues(a) => admin_cmd::queues(&a),
+        Command::Parked(c) => admin_cmd::parked(&c),
+        Command::Maintenance(a) => admin_cmd::maintenance(&a),
+        Command::Audit(a) => admin_cmd::audit(&a),
         Command::Token(TokenCommand::New) => service_cmd::token_new(),
         Command::Token(TokenCommand::Hash) => service_cmd::token_hash(),
         Command::Journal { command, journal } => match command {

@@ -1,7 +1,8 @@
 //! The running gateway: opens the journal and the bus named in the configuration, starts the
 //! outbox relay, the `dossier.sync` route and the backpressure watch, and serves the ingest
-//! API with `/health` and `/ready`. [`Gateway::stop`] shuts down in order: intake first, then
-//! the routes finish the deliveries in hand, then the bus and the journal close.
+//! API with `/health` and `/ready`, the admin API and `/metrics`. [`Gateway::stop`] shuts
+//! down in order: intake first, then the routes finish the deliveries in hand, then the bus
+//! and the journal close.
 
 use crate::auth::Tokens;
 use crate::config::{Config, redact};
@@ -115,6 +116,7 @@ impl Gateway {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Gateway, StartError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::metrics::handle();
         let data_dir = &config.gateway.data_dir;
         std::fs::create_dir_all(data_dir).map_err(|source| StartError::DataDir {
             path: data_dir.display().to_string(),
@@ -282,6 +284,16 @@ impl Gateway {
             pressure,
             max_request_bytes: config.gateway.max_request_bytes,
         });
+        let admin = Arc::new(crate::admin::Admin {
+            bus: bus.clone(),
+            journal: journal.clone(),
+            tokens: Tokens::from_config(config),
+            maintenance: maintenance.clone(),
+        });
+        let scrape = Arc::new(crate::metrics::Scrape {
+            bus: bus.clone(),
+            sync: sync.clone(),
+        });
         let ops = Arc::new(Ops {
             journal: journal.clone(),
             bus: bus.clone(),
@@ -289,14 +301,17 @@ impl Gateway {
             maintenance: maintenance.clone(),
             stopping: stopping.clone(),
         });
-        let app = router(ingest).merge(
-            Router::new()
-                .route("/health", get(health))
-                .route("/ready", get(ready))
-                .with_state(ops),
-        );
-        // The description of the ingest API, without authentication.
-        let app = app.merge(crate::openapi::router());
+        let app = router(ingest)
+            .merge(
+                Router::new()
+                    .route("/health", get(health))
+                    .route("/ready", get(ready))
+                    .with_state(ops),
+            )
+            .merge(crate::admin::router(admin))
+            .merge(crate::metrics::router(scrape))
+            // The description of the ingest API, without authentication.
+            .merge(crate::openapi::router());
         let listener = tokio::net::TcpListener::bind(&config.gateway.listen)
             .await
             .map_err(|source| StartError::Listen {

@@ -67,6 +67,9 @@ struct Answer {
     status: StatusCode,
     body: Value,
     retry_after: Option<u64>,
+    /// The `result` label in `lienthong_ingest_total` when the status does not tell it (a
+    /// replayed answer counts as a duplicate).
+    counted_as: Option<&'static str>,
 }
 
 impl Answer {
@@ -75,6 +78,7 @@ impl Answer {
             status,
             body,
             retry_after: None,
+            counted_as: None,
         }
     }
 
@@ -84,6 +88,31 @@ impl Answer {
 
     fn retry_after(mut self, secs: u64) -> Answer {
         self.retry_after = Some(secs);
+        self
+    }
+
+    /// The `result` label of this answer in `lienthong_ingest_total`.
+    fn result_label(&self) -> &'static str {
+        if let Some(r) = self.counted_as {
+            return r;
+        }
+        match self.status.as_u16() {
+            202 => match self.body.get("result").and_then(Value::as_str) {
+                Some("stale") => "stale",
+                Some("duplicate") => "duplicate",
+                _ => "accepted",
+            },
+            401 => "unauthorized",
+            403 => "forbidden",
+            409 | 429 => "throttled",
+            s if s >= 500 => "unavailable",
+            _ => "invalid",
+        }
+    }
+
+    /// Counts this answer to a submission of `kind` (`dossier` | `progress`).
+    fn counted(self, kind: &'static str) -> Answer {
+        crate::metrics::ingest(kind, self.result_label());
         self
     }
 }
@@ -180,7 +209,7 @@ async fn post_dossiers(
 ) -> Response {
     let principal = match admit(&st, &headers) {
         Ok(p) => p,
-        Err(a) => return a.into_response(),
+        Err(a) => return a.counted("dossier").into_response(),
     };
     let body = match body {
         Ok(b) => b,
@@ -197,6 +226,7 @@ async fn post_dossiers(
     if !ndjson {
         return submit_dossier(&st, &principal, &body, idem.as_deref(), None)
             .await
+            .counted("dossier")
             .into_response();
     }
     // NDJSON: one answer line per input line; the HTTP status is 200 and each line says its
@@ -208,7 +238,9 @@ async fn post_dossiers(
         }
         let n = i + 1;
         let key = idem.as_deref().map(|k| format!("{k}#{n}"));
-        let a = submit_dossier(&st, &principal, line, key.as_deref(), Some(n)).await;
+        let a = submit_dossier(&st, &principal, line, key.as_deref(), Some(n))
+            .await
+            .counted("dossier");
         let mut v = a.body;
         if let Value::Object(m) = &mut v {
             m.insert("line".into(), json!(n));
@@ -233,7 +265,7 @@ async fn post_progress(
 ) -> Response {
     let principal = match admit(&st, &headers) {
         Ok(p) => p,
-        Err(a) => return a.into_response(),
+        Err(a) => return a.counted("progress").into_response(),
     };
     let body = match body {
         Ok(b) => b,
@@ -245,6 +277,7 @@ async fn post_progress(
         .map(str::to_string);
     submit_step(&st, &principal, &code, &body, idem.as_deref())
         .await
+        .counted("progress")
         .into_response()
 }
 
@@ -488,7 +521,9 @@ async fn begin(
         Ok(Begin::Replay(StoredAnswer { status, body })) => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED);
             let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            Ok(Some(Answer::new(status, body)))
+            let mut a = Answer::new(status, body);
+            a.counted_as = Some("duplicate");
+            Ok(Some(a))
         }
         Ok(Begin::InProgress) => Err(Answer::error(
             StatusCode::CONFLICT,

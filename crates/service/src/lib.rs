@@ -3,6 +3,8 @@
 //! It wires the library crates together — the journal (state, outbox), the bus (work items),
 //! the workflow decisions and the partner clients — and holds no wire format and no domain
 //! rule of its own:
+//! - [`admin`]: the admin API for operators (queues, parked messages, replay and discard,
+//!   maintenance mode, the audit log), every action audited before it is carried out;
 //! - [`config`]: the TOML configuration with environment overrides for secrets, checked with
 //!   every mistake explained;
 //! - [`auth`]: client and operator tokens (stored hashed), scopes and roles;
@@ -10,15 +12,18 @@
 //!   the API with `/health` and `/ready`, stops gracefully;
 //! - [`ingest`]: the ingest API (`POST /v1/dossiers`, progress), answered 202 only once the
 //!   journal committed the state and its work item;
+//! - [`metrics`]: `GET /metrics` in the Prometheus text format;
 //! - [`openapi`]: `GET /openapi.json`, the OpenAPI 3.1 description of the ingest API;
 //! - [`relay`]: hands the journal's outbox work items to the bus;
 //! - [`sync`]: the `dossier.sync` route, which reconciles the national portal (DVCQG) towards
 //!   the journal's state.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod gateway;
 pub mod ingest;
+pub mod metrics;
 pub mod openapi;
 pub mod relay;
 pub mod sync;

@@ -556,7 +556,17 @@ impl SyncRoute {
                 .await;
         }
         let payload = request.payload();
+        let started = std::time::Instant::now();
         let sent = self.send(request).await;
+        crate::metrics::portal_call(
+            PARTNER,
+            operation(call),
+            crate::metrics::call_outcome(match &sent {
+                Sent::Accepted => None,
+                Sent::Failed { failure, .. } => Some(failure.fault),
+            }),
+            started.elapsed(),
+        );
         let result = match &sent {
             Sent::Accepted => CallResult::Accepted,
             Sent::Failed {
@@ -567,8 +577,12 @@ impl SyncRoute {
                 accepted_steps: *accepted_steps,
             },
         };
-        self.lock_breaker()
-            .record(Timestamp::now(), Health::of(&result));
+        let breaker = {
+            let mut b = self.lock_breaker();
+            b.record(Timestamp::now(), Health::of(&result));
+            b.state()
+        };
+        crate::metrics::breaker(PARTNER, breaker);
         let decision = decide(call, &result, attempt, &self.policy, seed);
         let (outcome, answer_code) = match (&decision, &sent) {
             (Decision::Ack { .. }, _) => (Outcome::Accepted, None),

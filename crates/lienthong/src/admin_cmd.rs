@@ -1,0 +1,539 @@
+//! `lienthong queues|parked|maintenance|audit`: an operator's commands against a running
+//! gateway's admin API (`/v1/admin/…`). Wiring only: an HTTP client, tables for people and
+//! JSON (`--format json`) for scripts; the gateway decides and audits.
+//!
+//! Exit codes: 0 done, 1 refused by the gateway (bad request, role too low), 2 the gateway
+//! could not be reached, the token was not accepted, or the gateway failed.
+
+use crate::edxml_cmd::Outcome;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// Where the gateway is and who is asking.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GatewayArgs {
+    /// The gateway's API.
+    #[arg(long, default_value = "http://127.0.0.1:8700")]
+    pub url: String,
+    /// An operator token (default: the environment variable LIENTHONG_TOKEN).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Output: a table for people, JSON for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned columns.
+    Table,
+    /// The gateway's JSON answer.
+    Json,
+}
+
+/// `lienthong queues`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueuesArgs {
+    #[command(flatten)]
+    gateway: GatewayArgs,
+}
+
+/// Which parked messages an action applies to.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SelectArgs {
+    /// One message: its id (with --route).
+    #[arg(long, requires = "route", conflicts_with = "all")]
+    id: Option<String>,
+    /// The route (with --id: that message; alone: every parked message of the route).
+    #[arg(long)]
+    route: Option<String>,
+    /// Every parked message with this partner code.
+    #[arg(long, conflicts_with = "all")]
+    partner_code: Option<String>,
+    /// Every parked message.
+    #[arg(long, conflicts_with = "route")]
+    all: bool,
+    /// Why (recorded in the audit log).
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    gateway: GatewayArgs,
+}
+
+/// `lienthong parked …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ParkedCommand {
+    /// Parked messages waiting for an operator, newest first.
+    List {
+        /// Only this route.
+        #[arg(long)]
+        route: Option<String>,
+        /// Only this partner code.
+        #[arg(long)]
+        partner_code: Option<String>,
+        /// Only reasons containing this text.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Page size.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Rows to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: u32,
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+    /// Publish parked messages back to their route (`--id ID --route R`, `--all`, or a
+    /// filter: `--route R` / `--partner-code C`).
+    Replay(SelectArgs),
+    /// Discard parked messages (kept for audit), same selection as replay.
+    Discard(SelectArgs),
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// Intake answers 503.
+    On,
+    /// Intake accepts again.
+    Off,
+}
+
+/// `lienthong maintenance on|off`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MaintenanceArgs {
+    /// On or off.
+    #[arg(value_enum)]
+    state: Switch,
+    /// Why (recorded in the audit log).
+    #[arg(long)]
+    reason: String,
+    #[command(flatten)]
+    gateway: GatewayArgs,
+}
+
+/// `lienthong audit`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuditArgs {
+    /// Only this operator.
+    #[arg(long)]
+    actor: Option<String>,
+    /// Only this action (parked.replay, parked.discard, maintenance.on, maintenance.off).
+    #[arg(long)]
+    action: Option<String>,
+    /// Only since this time (RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// At most this many entries.
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
+    #[command(flatten)]
+    gateway: GatewayArgs,
+}
+
+/// Why a command failed, and its exit code.
+struct Failure(Outcome, String);
+
+/// The admin API of one gateway.
+struct Api {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn new(g: &GatewayArgs) -> Result<Api, Failure> {
+        let token = g
+            .token
+            .clone()
+            .or_else(|| std::env::var("LIENTHONG_TOKEN").ok())
+            .filter(|t| !t.trim().is_empty())
+            .ok_or_else(|| {
+                Failure(
+                    Outcome::Unreadable,
+                    "no token: pass --token or set LIENTHONG_TOKEN to an operator token".into(),
+                )
+            })?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Failure(Outcome::Unreadable, format!("cannot build a client: {e}")))?;
+        Ok(Api {
+            base: g.url.trim_end_matches('/').to_owned(),
+            token: token.trim().to_owned(),
+            http,
+        })
+    }
+
+    async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<Value, Failure> {
+        let mut url = reqwest::Url::parse(&format!("{}{path}", self.base)).map_err(|e| {
+            Failure(
+                Outcome::Unreadable,
+                format!("not a URL: {}{path}: {e}", self.base),
+            )
+        })?;
+        if !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in query {
+                pairs.append_pair(k, v);
+            }
+        }
+        let r = self.http.get(url).bearer_auth(&self.token);
+        self.answer(r).await
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> Result<Value, Failure> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body);
+        self.answer(r).await
+    }
+
+    async fn answer(&self, r: reqwest::RequestBuilder) -> Result<Value, Failure> {
+        let resp = r.send().await.map_err(|e| {
+            if e.is_connect() {
+                Failure(
+                    Outcome::Unreadable,
+                    format!(
+                        "no gateway at {} (is `lienthong serve` running there?)",
+                        self.base
+                    ),
+                )
+            } else if e.is_timeout() {
+                Failure(
+                    Outcome::Unreadable,
+                    format!("the gateway at {} did not answer in time", self.base),
+                )
+            } else {
+                Failure(
+                    Outcome::Unreadable,
+                    format!("cannot reach the gateway at {}: {e}", self.base),
+                )
+            }
+        })?;
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(body);
+        }
+        let message = body["message"]
+            .as_str()
+            .unwrap_or("no explanation")
+            .to_owned();
+        Err(match status.as_u16() {
+            401 => Failure(
+                Outcome::Unreadable,
+                format!(
+                    "the token is not an operator token of this gateway ({})",
+                    self.base
+                ),
+            ),
+            403 => Failure(Outcome::Invalid, format!("not allowed: {message}")),
+            404 => Failure(
+                Outcome::Unreadable,
+                format!(
+                    "{} has no admin API (an older gateway, or not a gateway)",
+                    self.base
+                ),
+            ),
+            s if s < 500 => Failure(Outcome::Invalid, format!("refused: {message}")),
+            s => Failure(
+                Outcome::Unreadable,
+                format!("the gateway failed ({s}): {message}"),
+            ),
+        })
+    }
+}
+
+/// Runs one command on a small runtime and turns its failure into a message and exit code.
+fn run<F>(f: F) -> Outcome
+where
+    F: std::future::Future<Output = Result<(), Failure>>,
+{
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Outcome::Unreadable;
+        }
+    };
+    match rt.block_on(f) {
+        Ok(()) => Outcome::Valid,
+        Err(Failure(code, message)) => {
+            eprintln!("error: {message}");
+            code
+        }
+    }
+}
+
+fn print_json(v: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    );
+}
+
+/// Prints aligned columns.
+fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let n = cells.len();
+        let mut s = String::new();
+        for (i, (c, w)) in cells.into_iter().zip(&widths).enumerate() {
+            s.push_str(&c);
+            if i + 1 < n {
+                s.push_str(&" ".repeat(w - c.chars().count() + 2));
+            }
+        }
+        println!("{s}");
+    };
+    line(headers.iter().map(|h| (*h).to_owned()).collect());
+    for r in rows {
+        line(r.clone());
+    }
+}
+
+/// A JSON value as a cell: strings bare, null as `-`.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => format!("{f:.1}"),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// At most `n` characters, with `…` when cut.
+fn cut(s: String, n: usize) -> String {
+    if s.chars().count() <= n {
+        s
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+fn items<'a>(v: &'a Value, member: &str) -> &'a [Value] {
+    v[member].as_array().map_or(&[], Vec::as_slice)
+}
+
+/// `lienthong queues`.
+pub fn queues(a: &QueuesArgs) -> Outcome {
+    run(async {
+        let api = Api::new(&a.gateway)?;
+        let v = api.get("/v1/admin/queues", &[]).await?;
+        if a.gateway.format == Format::Json {
+            print_json(&v);
+            return Ok(());
+        }
+        let rows: Vec<Vec<String>> = items(&v, "queues")
+            .iter()
+            .map(|q| {
+                [
+                    "route",
+                    "partitions",
+                    "ready",
+                    "unacked",
+                    "waiting_retry",
+                    "parked",
+                    "consumers",
+                    "published_per_s",
+                    "acked_per_s",
+                ]
+                .iter()
+                .map(|k| cell(&q[*k]))
+                .collect()
+            })
+            .collect();
+        table(
+            &[
+                "ROUTE",
+                "PARTITIONS",
+                "READY",
+                "UNACKED",
+                "RETRYING",
+                "PARKED",
+                "CONSUMERS",
+                "PUBLISHED/S",
+                "ACKED/S",
+            ],
+            &rows,
+        );
+        Ok(())
+    })
+}
+
+/// `lienthong parked …`.
+pub fn parked(c: &ParkedCommand) -> Outcome {
+    match c {
+        ParkedCommand::List {
+            route,
+            partner_code,
+            reason,
+            limit,
+            offset,
+            gateway,
+        } => run(async {
+            let api = Api::new(gateway)?;
+            let mut q = vec![("limit", limit.to_string()), ("offset", offset.to_string())];
+            for (k, v) in [
+                ("route", route),
+                ("partner_code", partner_code),
+                ("reason", reason),
+            ] {
+                if let Some(v) = v {
+                    q.push((k, v.clone()));
+                }
+            }
+            let v = api.get("/v1/admin/parked", &q).await?;
+            if gateway.format == Format::Json {
+                print_json(&v);
+                return Ok(());
+            }
+            let list = items(&v, "parked");
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|p| {
+                    vec![
+                        cell(&p["route"]),
+                        cell(&p["id"]),
+                        cell(&p["key"]),
+                        cell(&p["parked_at"]),
+                        cell(&p["attempts"]),
+                        cell(&p["partner_code"]),
+                        cut(cell(&p["reason"]), 70),
+                    ]
+                })
+                .collect();
+            table(
+                &[
+                    "ROUTE",
+                    "ID",
+                    "KEY",
+                    "PARKED AT",
+                    "ATTEMPTS",
+                    "PARTNER CODE",
+                    "REASON",
+                ],
+                &rows,
+            );
+            println!("{} parked message(s)", list.len());
+            Ok(())
+        }),
+        ParkedCommand::Replay(s) => act(s, "replay", "replayed"),
+        ParkedCommand::Discard(s) => act(s, "discard", "discarded"),
+    }
+}
+
+fn act(s: &SelectArgs, verb: &str, done: &str) -> Outcome {
+    let selection = if s.all {
+        json!({ "all": true })
+    } else if let (Some(id), Some(route)) = (&s.id, &s.route) {
+        json!({ "route": route, "id": id })
+    } else if s.route.is_some() || s.partner_code.is_some() {
+        json!({ "filter": { "route": s.route, "partner_code": s.partner_code } })
+    } else {
+        eprintln!(
+            "error: say which parked messages: --id ID --route R, --all, or a filter \
+             (--route R, --partner-code C)"
+        );
+        return Outcome::Invalid;
+    };
+    let mut body = selection;
+    body["reason"] = json!(s.reason);
+    run(async {
+        let api = Api::new(&s.gateway)?;
+        let v = api.post(&format!("/v1/admin/parked/{verb}"), &body).await?;
+        if s.gateway.format == Format::Json {
+            print_json(&v);
+        } else {
+            println!(
+                "{done} {} message(s) (audit entry {})",
+                cell(&v[done]),
+                cell(&v["audit_id"])
+            );
+        }
+        Ok(())
+    })
+}
+
+/// `lienthong maintenance on|off`.
+pub fn maintenance(a: &MaintenanceArgs) -> Outcome {
+    run(async {
+        let api = Api::new(&a.gateway)?;
+        let on = a.state == Switch::On;
+        let v = api
+            .post(
+                "/v1/admin/maintenance",
+                &json!({ "on": on, "reason": a.reason }),
+            )
+            .await?;
+        if a.gateway.format == Format::Json {
+            print_json(&v);
+        } else {
+            let word = |b: bool| if b { "on" } else { "off" };
+            println!(
+                "maintenance mode {} (was {}; audit entry {})",
+                word(v["maintenance"].as_bool().unwrap_or(on)),
+                word(v["was"].as_bool().unwrap_or(false)),
+                cell(&v["audit_id"])
+            );
+        }
+        Ok(())
+    })
+}
+
+/// `lienthong audit`.
+pub fn audit(a: &AuditArgs) -> Outcome {
+    run(async {
+        let api = Api::new(&a.gateway)?;
+        let mut q = vec![("limit", a.limit.to_string())];
+        for (k, v) in [
+            ("actor", &a.actor),
+            ("action", &a.action),
+            ("since", &a.since),
+        ] {
+            if let Some(v) = v {
+                q.push((k, v.clone()));
+            }
+        }
+        let v = api.get("/v1/admin/audit", &q).await?;
+        if a.gateway.format == Format::Json {
+            print_json(&v);
+            return Ok(());
+        }
+        let rows: Vec<Vec<String>> = items(&v, "audit")
+            .iter()
+            .map(|e| {
+                vec![
+                    cell(&e["id"]),
+                    cell(&e["at"]),
+                    cell(&e["actor"]),
+                    cell(&e["role"]),
+                    cell(&e["action"]),
+                    cut(cell(&e["target"]), 40),
+                    cut(cell(&e["reason"]), 60),
+                ]
+            })
+            .collect();
+        table(
+            &["ID", "AT", "ACTOR", "ROLE", "ACTION", "TARGET", "REASON"],
+            &rows,
+        );
+        Ok(())
+    })
+}

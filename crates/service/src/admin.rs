@@ -1,0 +1,436 @@
+//! The admin API: operators look at the bus, act on parked messages, switch maintenance
+//! mode and read the audit log.
+//!
+//! Operator tokens only (`Authorization: Bearer TOKEN`): `401` without a known token, `403`
+//! for a role too low or a client token. Each endpoint names the role it needs:
+//!
+//! | endpoint | role |
+//! | --- | --- |
+//! | `GET /v1/admin/queues` | viewer |
+//! | `GET /v1/admin/parked?route=&partner_code=&reason=&key=&status=&limit=&offset=` | viewer |
+//! | `POST /v1/admin/parked/replay` | operator |
+//! | `POST /v1/admin/parked/discard` | operator |
+//! | `POST /v1/admin/maintenance` | admin |
+//! | `GET /v1/admin/audit?actor=&action=&since=&limit=` | admin |
+//!
+//! Replay and discard take a JSON body selecting parked messages — `{"route": R, "id": ID}`,
+//! `{"all": true}` or `{"filter": {"route", "partner_code", "reason_contains", "key"}}` —
+//! and the operator's `reason` (required: the audit log says why). Maintenance takes
+//! `{"on": bool, "reason": TEXT}`.
+//!
+//! Every state-changing action is written to the journal's audit log (who, role, what,
+//! when, why) **before** it is carried out and answered: when the entry cannot be written,
+//! nothing is done and the answer is `503`. So the log never misses an action (an action
+//! that fails after its entry was written is answered `503` and logged as an error).
+
+use crate::auth::{Principal, Role, Tokens};
+use axum::Json;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use jiff::Timestamp;
+use lienthong_bus::{Bus, ParkedFilter, ParkedStatus, Selection};
+use lienthong_journal::Journal;
+use lienthong_journal::audit::{AuditEntry, AuditFilter};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What the admin handlers share.
+pub struct Admin {
+    /// The bus (queues, parked messages).
+    pub bus: Bus,
+    /// The journal (audit log).
+    pub journal: Journal,
+    /// Who may operate.
+    pub tokens: Tokens,
+    /// Maintenance mode: the ingest API answers 503 while it is on.
+    pub maintenance: Arc<AtomicBool>,
+}
+
+/// The admin routes.
+pub fn router(state: Arc<Admin>) -> Router {
+    Router::new()
+        .route("/v1/admin/queues", get(queues))
+        .route("/v1/admin/parked", get(parked))
+        .route("/v1/admin/parked/replay", post(replay))
+        .route("/v1/admin/parked/discard", post(discard))
+        .route("/v1/admin/maintenance", post(maintenance))
+        .route("/v1/admin/audit", get(audit))
+        .with_state(state)
+}
+
+/// A refusal or failure: a status and `{"error", "message"}`.
+struct Refusal(StatusCode, &'static str, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1, "message": self.2 }))).into_response()
+    }
+}
+
+type Answer = Result<Response, Refusal>;
+
+/// The operator presenting the request, if their role allows `needed`.
+fn operator(st: &Admin, headers: &HeaderMap, needed: Role) -> Result<(String, Role), Refusal> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        return Err(Refusal(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "send an operator token as `Authorization: Bearer TOKEN`".into(),
+        ));
+    };
+    match st.tokens.identify(token) {
+        None => Err(Refusal(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "unknown token".into(),
+        )),
+        Some(Principal::Client { .. }) => Err(Refusal(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "client tokens cannot use the admin API; use an operator token".into(),
+        )),
+        Some(Principal::Operator { name, role }) => {
+            if role.allows(needed) {
+                Ok((name.clone(), *role))
+            } else {
+                Err(Refusal(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!(
+                        "this needs the {} role; {name} is {}",
+                        needed.name(),
+                        role.name()
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+fn bus_failure(e: &lienthong_bus::BusError) -> Refusal {
+    tracing::error!(error = %e, "the bus failed an admin request");
+    Refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        format!("the bus could not answer: {e}"),
+    )
+}
+
+fn journal_failure(e: &lienthong_journal::JournalError) -> Refusal {
+    tracing::error!(error = %e, "the journal failed an admin request");
+    Refusal(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        format!("the journal could not answer: {e}"),
+    )
+}
+
+fn bad_request(message: impl Into<String>) -> Refusal {
+    Refusal(StatusCode::BAD_REQUEST, "invalid", message.into())
+}
+
+/// A JSON body, or a 400 saying what is wrong with it.
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, Refusal> {
+    serde_json::from_slice(bytes).map_err(|e| bad_request(format!("unreadable JSON body: {e}")))
+}
+
+/// The operator's reason, required and trimmed.
+fn reason(r: Option<&str>) -> Result<String, Refusal> {
+    match r.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(r) => Ok(r.to_owned()),
+        None => Err(bad_request(
+            "a reason is required: the audit log records why (\"reason\": \"…\")",
+        )),
+    }
+}
+
+/// Writes the audit entry; nothing is done when it cannot be written.
+async fn record(
+    st: &Admin,
+    who: &(String, Role),
+    action: &str,
+    target: Option<String>,
+    why: &str,
+    details: Value,
+) -> Result<i64, Refusal> {
+    let entry = AuditEntry {
+        at: Timestamp::now(),
+        actor: who.0.clone(),
+        role: who.1.name().to_owned(),
+        action: action.to_owned(),
+        target,
+        reason: Some(why.to_owned()),
+        details,
+    };
+    st.journal.audit(&entry).await.map_err(|e| {
+        tracing::error!(error = %e, actor = %who.0, action, "audit entry not written; action refused");
+        Refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the audit log cannot be written, so nothing was done; try again later".into(),
+        )
+    })
+}
+
+async fn queues(State(st): State<Arc<Admin>>, headers: HeaderMap) -> Answer {
+    operator(&st, &headers, Role::Viewer)?;
+    let q = st.bus.queues().await.map_err(|e| bus_failure(&e))?;
+    Ok(Json(json!({ "backend": st.bus.backend_name(), "queues": q })).into_response())
+}
+
+/// Query of `GET /v1/admin/parked`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ParkedQuery {
+    route: Option<String>,
+    partner_code: Option<String>,
+    reason: Option<String>,
+    key: Option<String>,
+    status: Option<String>,
+    limit: Option<u32>,
+    offset: Option<u32>,
+}
+
+async fn parked(
+    State(st): State<Arc<Admin>>,
+    headers: HeaderMap,
+    query: Result<Query<ParkedQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    operator(&st, &headers, Role::Viewer)?;
+    let Query(q) = query.map_err(|e| bad_request(e.body_text()))?;
+    let status = match q.status.as_deref() {
+        None => Some(ParkedStatus::Parked),
+        Some("all") => None,
+        Some(s) => Some(ParkedStatus::from_name(s).ok_or_else(|| {
+            bad_request(format!(
+                "status: expected parked, replayed, discarded or all, found {s:?}"
+            ))
+        })?),
+    };
+    let filter = ParkedFilter {
+        route: q.route,
+        key: q.key,
+        partner_code: q.partner_code,
+        reason_contains: q.reason,
+        status,
+        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+        offset: q.offset.unwrap_or(0),
+        ..ParkedFilter::default()
+    };
+    let list = st.bus.parked(&filter).await.map_err(|e| bus_failure(&e))?;
+    Ok(
+        Json(json!({ "parked": list, "limit": filter.limit, "offset": filter.offset }))
+            .into_response(),
+    )
+}
+
+/// A filter in a replay or discard body.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilterBody {
+    route: Option<String>,
+    partner_code: Option<String>,
+    reason_contains: Option<String>,
+    key: Option<String>,
+}
+
+/// Body of replay and discard.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionBody {
+    route: Option<String>,
+    id: Option<String>,
+    #[serde(default)]
+    all: bool,
+    filter: Option<FilterBody>,
+    reason: Option<String>,
+}
+
+/// The selection a body names, with its description for the audit log.
+fn selection(b: ActionBody) -> Result<(Selection, String, Value, String), Refusal> {
+    let why = reason(b.reason.as_deref())?;
+    let named = usize::from(b.all) + usize::from(b.id.is_some()) + usize::from(b.filter.is_some());
+    if named != 1 {
+        return Err(bad_request(
+            "name exactly one of: {\"route\", \"id\"}, {\"all\": true}, {\"filter\": {…}}",
+        ));
+    }
+    if b.all {
+        if b.route.is_some() {
+            return Err(bad_request(
+                "\"all\" takes no route; use a filter by route instead",
+            ));
+        }
+        return Ok((Selection::All, "all".into(), json!({ "all": true }), why));
+    }
+    if let Some(id) = b.id {
+        let Some(route) = b.route.filter(|r| !r.trim().is_empty()) else {
+            return Err(bad_request("\"id\" needs its \"route\""));
+        };
+        let target = format!("{route}/{id}");
+        let details = json!({ "route": route, "id": id });
+        return Ok((Selection::One { route, id }, target, details, why));
+    }
+    let f = b.filter.unwrap_or_default();
+    if b.route.is_some() {
+        return Err(bad_request("put the route inside \"filter\""));
+    }
+    if f.route.is_none()
+        && f.partner_code.is_none()
+        && f.reason_contains.is_none()
+        && f.key.is_none()
+    {
+        return Err(bad_request(
+            "an empty filter would select everything; say {\"all\": true} instead",
+        ));
+    }
+    let details = json!({ "filter": {
+        "route": f.route, "partner_code": f.partner_code,
+        "reason_contains": f.reason_contains, "key": f.key,
+    }});
+    let target = format!("filter {}", details["filter"]);
+    let filter = ParkedFilter {
+        route: f.route,
+        key: f.key,
+        partner_code: f.partner_code,
+        reason_contains: f.reason_contains,
+        ..ParkedFilter::default()
+    };
+    Ok((Selection::Filter(filter), target, details, why))
+}
+
+async fn replay(
+    State(st): State<Arc<Admin>>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Answer {
+    let who = operator(&st, &headers, Role::Operator)?;
+    let (sel, target, details, why) = selection(body(&bytes)?)?;
+    let entry = record(
+        &st,
+        &who,
+        "parked.replay",
+        Some(target.clone()),
+        &why,
+        details,
+    )
+    .await?;
+    let n = st
+        .bus
+        .replay(&sel, &who.0)
+        .await
+        .map_err(|e| bus_failure(&e))?;
+    tracing::info!(actor = %who.0, target = %target, replayed = n, audit = entry, "parked messages replayed");
+    Ok(Json(json!({ "replayed": n, "audit_id": entry })).into_response())
+}
+
+async fn discard(
+    State(st): State<Arc<Admin>>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Answer {
+    let who = operator(&st, &headers, Role::Operator)?;
+    let (sel, target, details, why) = selection(body(&bytes)?)?;
+    let entry = record(
+        &st,
+        &who,
+        "parked.discard",
+        Some(target.clone()),
+        &why,
+        details,
+    )
+    .await?;
+    let n = st
+        .bus
+        .discard(&sel, &who.0, &why)
+        .await
+        .map_err(|e| bus_failure(&e))?;
+    tracing::info!(actor = %who.0, target = %target, discarded = n, audit = entry, "parked messages discarded");
+    Ok(Json(json!({ "discarded": n, "audit_id": entry })).into_response())
+}
+
+/// Body of `POST /v1/admin/maintenance`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaintenanceBody {
+    on: bool,
+    reason: Option<String>,
+}
+
+async fn maintenance(
+    State(st): State<Arc<Admin>>,
+    headers: HeaderMap,
+    bytes: axum::body::Bytes,
+) -> Answer {
+    let who = operator(&st, &headers, Role::Admin)?;
+    let b: MaintenanceBody = body(&bytes)?;
+    let why = reason(b.reason.as_deref())?;
+    let was = st.maintenance.load(Ordering::SeqCst);
+    let action = if b.on {
+        "maintenance.on"
+    } else {
+        "maintenance.off"
+    };
+    let entry = record(
+        &st,
+        &who,
+        action,
+        None,
+        &why,
+        json!({ "on": b.on, "was": was }),
+    )
+    .await?;
+    st.maintenance.store(b.on, Ordering::SeqCst);
+    tracing::warn!(actor = %who.0, on = b.on, was, audit = entry, "maintenance mode switched");
+    Ok(Json(json!({ "maintenance": b.on, "was": was, "audit_id": entry })).into_response())
+}
+
+/// Query of `GET /v1/admin/audit`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    since: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn audit(
+    State(st): State<Arc<Admin>>,
+    headers: HeaderMap,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    operator(&st, &headers, Role::Admin)?;
+    let Query(q) = query.map_err(|e| bad_request(e.body_text()))?;
+    let since = match q.since.as_deref() {
+        None => None,
+        Some(s) => Some(s.parse::<Timestamp>().map_err(|e| {
+            bad_request(format!(
+                "since: expected an RFC 3339 time, found {s:?}: {e}"
+            ))
+        })?),
+    };
+    let filter = AuditFilter {
+        actor: q.actor,
+        action: q.action,
+        since,
+        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    let log = st
+        .journal
+        .audit_log(&filter)
+        .await
+        .map_err(|e| journal_failure(&e))?;
+    Ok(Json(json!({ "audit": log })).into_response())
+}
