@@ -492,9 +492,12 @@ pub async fn delete_topology(config: &BusConfig) -> Result<(), BusError> {
             "backend: expected Amqp to delete a RabbitMQ topology".into(),
         ));
     };
-    let conn = lapin::Connection::connect(url, lapin::ConnectionProperties::default())
-        .await
-        .map_err(|e| topology::unavailable("connecting to RabbitMQ", &e))?;
+    let conn = supervisor::open_connection(
+        url,
+        lapin::ConnectionProperties::default(),
+        "connecting to RabbitMQ",
+    )
+    .await?;
     let (queues, exchanges) = topology::names(config);
     let mut ch = conn
         .create_channel()

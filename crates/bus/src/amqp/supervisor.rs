@@ -30,6 +30,34 @@ pub(crate) const INFO_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long closing a connection may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long opening a connection (TCP, AMQP handshake, login) may take. A broker that accepts
+/// TCP connections but does not answer (a node stuck on start-up, a wedged Erlang VM) would
+/// otherwise hold `Bus::open` and every reconnection forever.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long declaring the whole topology may take on a fresh connection.
+const DECLARE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Opens a connection, bounded by [`CONNECT_TIMEOUT`]; `what` names it in the error.
+pub(crate) async fn open_connection(
+    url: &str,
+    props: ConnectionProperties,
+    what: &str,
+) -> Result<Connection, BusError> {
+    match tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect(url, props)).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(topology::unavailable(what, &e)),
+        Err(_) => Err(BusError::Unavailable {
+            backend: "rabbitmq",
+            detail: format!(
+                "{what}: the broker accepted no AMQP connection within {} s (is the node \
+                 running and answering? try `rabbitmq-diagnostics check_running`)",
+                CONNECT_TIMEOUT.as_secs()
+            ),
+        }),
+    }
+}
+
 /// One live connection with its channels.
 pub(crate) struct Session {
     /// Increases with every reconnection.
@@ -140,21 +168,41 @@ pub(crate) async fn connect(shared: &Shared, generation: u64) -> Result<Arc<Sess
         ConnectionProperties::default()
             .with_connection_name(format!("lienthong-bus {} {role}", shared.config.prefix).into())
     };
-    let conn = Connection::connect(&shared.url, props("consume"))
+    let conn = open_connection(&shared.url, props("consume"), "connecting to RabbitMQ").await?;
+    let declared = tokio::time::timeout(DECLARE_TIMEOUT, topology::declare(&conn, &shared.config))
         .await
-        .map_err(|e| topology::unavailable("connecting to RabbitMQ", &e))?;
-    if let Err(e) = topology::declare(&conn, &shared.config).await {
-        let _ = conn.close(200, "topology declaration failed".into()).await;
+        .unwrap_or_else(|_| {
+            Err(BusError::Unavailable {
+                backend: "rabbitmq",
+                detail: format!(
+                    "declaring the topology took longer than {} s",
+                    DECLARE_TIMEOUT.as_secs()
+                ),
+            })
+        });
+    if let Err(e) = declared {
+        let _ = tokio::time::timeout(
+            CLOSE_TIMEOUT,
+            conn.close(200, "topology declaration failed".into()),
+        )
+        .await;
         return Err(e);
     }
-    let publish_conn = match Connection::connect(&shared.url, props("publish")).await {
+    let publish_conn = match open_connection(
+        &shared.url,
+        props("publish"),
+        "connecting to RabbitMQ (publishing connection)",
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => {
-            let _ = conn.close(200, "publishing connection failed".into()).await;
-            return Err(topology::unavailable(
-                "connecting to RabbitMQ (publishing connection)",
-                &e,
-            ));
+            let _ = tokio::time::timeout(
+                CLOSE_TIMEOUT,
+                conn.close(200, "publishing connection failed".into()),
+            )
+            .await;
+            return Err(e);
         }
     };
     Ok(Arc::new(Session {

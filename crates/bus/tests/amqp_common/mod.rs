@@ -49,10 +49,55 @@ pub fn config(url: &str, prefix: &str, routes: Vec<RouteSpec>) -> BusConfig {
     c
 }
 
-/// Runs `rabbitmqctl` with arguments; `None` when it is not on PATH.
+/// How long one `rabbitmqctl` call may take before the test fails (a CLI that cannot reach
+/// the node otherwise waits for a long time, and a stuck one forever).
+const RABBITMQCTL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs `rabbitmqctl` with arguments; `None` when it is not on PATH. Panics (failing the
+/// test with the command line) when it does not finish within two minutes, after killing it.
 pub fn rabbitmqctl(args: &[&str]) -> Option<std::process::Output> {
-    std::process::Command::new("rabbitmqctl")
+    use std::io::Read;
+    let mut child = std::process::Command::new("rabbitmqctl")
         .args(args)
-        .output()
-        .ok()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    // Drain both pipes on threads so a chatty CLI cannot block on a full pipe.
+    let mut out_pipe = child.stdout.take()?;
+    let mut err_pipe = child.stderr.take()?;
+    let out_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = out_pipe.read_to_end(&mut b);
+        b
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = err_pipe.read_to_end(&mut b);
+        b
+    });
+    let deadline = std::time::Instant::now() + RABBITMQCTL_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(100))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "`rabbitmqctl {}` did not finish within {} s; the broker node or its CLI \
+                     is stuck (check `rabbitmq-diagnostics check_running`)",
+                    args.join(" "),
+                    RABBITMQCTL_TIMEOUT.as_secs()
+                );
+            }
+        }
+    };
+    Some(std::process::Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    })
 }
