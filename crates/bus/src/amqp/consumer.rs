@@ -237,7 +237,7 @@ async fn to_delivery(
                     shared.store.park(parked, None)
                 })
                 .await?;
-                let _ = d.acker.ack(BasicAckOptions::default()).await;
+                let _ = settle_bounded(d.acker.ack(BasicAckOptions::default())).await;
                 return None;
             }
         }
@@ -409,7 +409,28 @@ async fn drain_dead(
         .await;
     if stored.is_some() {
         tracing::warn!(route, id = %parked.id, "message exceeded the delivery limit; parked");
-        let _ = d.acker.ack(BasicAckOptions::default()).await;
+        // Not acked (connection lost): the dead queue delivers it again and parking it again
+        // is idempotent.
+        let _ = settle_bounded(d.acker.ack(BasicAckOptions::default())).await;
+    }
+}
+
+/// How long an ack or nack may take. lapin can leave the future of an ack pending forever when
+/// the TCP connection is cut under it (seen in the chaos test: one consumer stalled for good);
+/// an ack that is not sent in time is treated like one on a closed channel: the broker
+/// redelivers the message, and consumers are idempotent.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs an ack or nack, bounded by [`SETTLE_TIMEOUT`]; `Err` says why it was not delivered.
+async fn settle_bounded(call: impl Future<Output = lapin::Result<bool>>) -> Result<(), String> {
+    match tokio::time::timeout(SETTLE_TIMEOUT, call).await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err("the channel of the delivery is gone".to_string()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "not sent within {} s (connection lost?)",
+            SETTLE_TIMEOUT.as_secs()
+        )),
     }
 }
 
@@ -428,12 +449,11 @@ impl Drop for Settle {
             && let Ok(rt) = tokio::runtime::Handle::try_current()
         {
             rt.spawn(async move {
-                let _ = acker
-                    .nack(BasicNackOptions {
-                        multiple: false,
-                        requeue: true,
-                    })
-                    .await;
+                let _ = settle_bounded(acker.nack(BasicNackOptions {
+                    multiple: false,
+                    requeue: true,
+                }))
+                .await;
             });
         }
     }
@@ -444,9 +464,9 @@ impl Settle {
     /// fine: the message is redelivered and consumers are idempotent.
     async fn ack_after_durable(&mut self, d: &Delivery) {
         if let Some(acker) = self.acker.take() {
-            match acker.ack(BasicAckOptions::default()).await {
-                Ok(true) => {}
-                Ok(false) | Err(_) => tracing::debug!(
+            match settle_bounded(acker.ack(BasicAckOptions::default())).await {
+                Ok(()) => {}
+                Err(_) => tracing::debug!(
                     route = %d.message.route,
                     "ack not delivered (channel gone); the message will be redelivered"
                 ),
@@ -458,12 +478,7 @@ impl Settle {
         let Some(acker) = self.acker.take() else {
             return Ok(());
         };
-        let done = match acker.ack(BasicAckOptions::default()).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err("the channel of the delivery is gone".to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        match done {
+        match settle_bounded(acker.ack(BasicAckOptions::default())).await {
             Ok(()) => {
                 self.shared.acked.fetch_add(1, Ordering::Relaxed);
                 if let Some(claim) = &self.claim

@@ -53,11 +53,16 @@ pub fn config(url: &str, prefix: &str, routes: Vec<RouteSpec>) -> BusConfig {
 /// the node otherwise waits for a long time, and a stuck one forever).
 const RABBITMQCTL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
-/// Runs `rabbitmqctl` with arguments; `None` when it is not on PATH. Panics (failing the
+/// Runs `rabbitmqctl` with arguments (against the node named by `LIENTHONG_TEST_RABBITMQ_NODE`
+/// when set, e.g. a second node kept for the restart test); `None` when it is not on PATH. Panics (failing the
 /// test with the command line) when it does not finish within two minutes, after killing it.
 pub fn rabbitmqctl(args: &[&str]) -> Option<std::process::Output> {
     use std::io::Read;
-    let mut child = std::process::Command::new("rabbitmqctl")
+    let mut cmd = std::process::Command::new("rabbitmqctl");
+    if let Ok(node) = std::env::var("LIENTHONG_TEST_RABBITMQ_NODE") {
+        cmd.args(["-n", &node]);
+    }
+    let mut child = cmd
         .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
