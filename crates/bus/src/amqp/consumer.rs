@@ -120,9 +120,22 @@ async fn consume_once(
     sink: &Sink,
     stop: &mut watch::Receiver<bool>,
 ) -> Ended {
-    let (ch, mut consumer) = match open(session, queue, prefetch).await {
-        Ok(x) => x,
-        Err(e) => return Ended::Interrupted(format!("starting to consume: {e}")),
+    // Bounded for the same reason as acks: a call on a connection cut under it may never end.
+    let (ch, mut consumer) = match tokio::time::timeout(
+        super::supervisor::CONNECT_TIMEOUT,
+        open(session, queue, prefetch),
+    )
+    .await
+    {
+        Ok(Ok(x)) => x,
+        Ok(Err(e)) => return Ended::Interrupted(format!("starting to consume: {e}")),
+        Err(_) => {
+            session.report_trouble();
+            return Ended::Interrupted(format!(
+                "starting to consume: no answer within {} s",
+                super::supervisor::CONNECT_TIMEOUT.as_secs()
+            ));
+        }
     };
     let cancel = async |ch: &Channel, consumer: &lapin::Consumer| {
         if ch.status().connected() {
