@@ -172,14 +172,27 @@ impl Delivery {
             return Ok(RetryOutcome::Parked);
         }
         let delay = match self.settle.take() {
-            Some(Settle::Amqp(s)) => s.retry(&self, delay, &reason).await?,
-            Some(Settle::Embedded(s)) => s.retry(&self, delay, &reason).await?,
+            Some(Settle::Amqp(s)) => s.retry(&self, delay, Some(&reason)).await?,
+            Some(Settle::Embedded(s)) => s.retry(&self, delay, Some(&reason)).await?,
             None => return Err(BusError::Closed),
         };
         Ok(RetryOutcome::Scheduled {
             attempt: self.attempt + 1,
             delay,
         })
+    }
+
+    /// Try again after `delay` (rounded up to the configured tier) **without counting an
+    /// attempt**: for work that was not tried at all, such as a call a circuit breaker held back
+    /// while its partner is presumed down. The attempt number and the errors stay as they are
+    /// and the message is never parked for it, so an outage of any length costs no attempts.
+    /// Returns the delay tier used.
+    pub async fn postpone(mut self, delay: Duration) -> Result<Duration, BusError> {
+        match self.settle.take() {
+            Some(Settle::Amqp(s)) => s.retry(&self, delay, None).await,
+            Some(Settle::Embedded(s)) => s.retry(&self, delay, None).await,
+            None => Err(BusError::Closed),
+        }
     }
 
     /// Give up now (a permanent error): the message is parked with this reason for an operator.

@@ -208,6 +208,66 @@ async fn retry_after_delay(e: Env) {
     e.finish().await;
 }
 
+/// Postponing: the delivery comes back after its delay tier with the same attempt number and
+/// errors, as often as it is postponed (more often than `max_attempts`), and is never parked;
+/// a counted retry afterwards goes on from the same attempt.
+async fn postpone_costs_no_attempt(e: Env) {
+    e.bus.publish(msg("pp", "k", "x")).await.expect("publish");
+    let mut c = e.bus.consume(ROUTE, 4).await.expect("consume");
+    let d = next(&mut c).await;
+    d.retry_after(
+        Duration::from_millis(1),
+        Reason::new("portal down").partner_code("503"),
+    )
+    .await
+    .expect("retry");
+    // max_attempts is 3: five postponements would have parked counted retries.
+    for _ in 0..5 {
+        let d = next(&mut c).await;
+        assert_eq!(d.message.id, "pp");
+        assert_eq!(d.attempt, 2, "a postponement is not an attempt");
+        assert_eq!(d.first_error.as_deref(), Some("portal down"));
+        assert_eq!(d.last_error.as_deref(), Some("portal down"));
+        let postponed_at = Instant::now();
+        let tier = d
+            .postpone(Duration::from_millis(150))
+            .await
+            .expect("postpone");
+        assert_eq!(tier, Duration::from_millis(200));
+        let d = next(&mut c).await;
+        assert!(
+            postponed_at.elapsed() >= Duration::from_millis(180),
+            "came back after {:?}, before its delay tier",
+            postponed_at.elapsed()
+        );
+        d.postpone(Duration::from_millis(1))
+            .await
+            .expect("postpone");
+    }
+    let d = next(&mut c).await;
+    assert_eq!(d.attempt, 2);
+    let out = d
+        .retry_after(Duration::from_millis(1), Reason::new("timeout"))
+        .await
+        .expect("retry");
+    assert!(
+        matches!(out, RetryOutcome::Scheduled { attempt: 3, .. }),
+        "{out:?}"
+    );
+    let d = next(&mut c).await;
+    assert_eq!(d.attempt, 3);
+    assert_eq!(d.last_error.as_deref(), Some("timeout"));
+    d.ack().await.expect("ack");
+    let parked = e
+        .bus
+        .parked(&ParkedFilter::default())
+        .await
+        .expect("parked");
+    assert!(parked.is_empty(), "nothing parked: {parked:?}");
+    drop(c);
+    e.finish().await;
+}
+
 /// Parking: after the configured attempts a retry parks, with reason, attempts, first and last
 /// error and partner code; parked messages are not delivered and can be listed and filtered.
 async fn parks_after_limit(e: Env) {
@@ -618,6 +678,7 @@ macro_rules! suite {
 suite!(
     ack_removes,
     retry_after_delay,
+    postpone_costs_no_attempt,
     parks_after_limit,
     replay_and_discard,
     per_key_order,

@@ -12,8 +12,8 @@
 //!    steps). The journal is only storage; the decisions are the workflow crate's.
 //! 3. For each call of the plan: **map** the stored provincial body to the DVCQG item (a
 //!    mapping refusal parks the work item with the paths of the findings, never their
-//!    values), ask the **circuit breaker** (denied: retry when it reopens,
-//!    [`lienthong_workflow::breaker::deferred`]), **call** the client, tell the breaker the
+//!    values), ask the **circuit breaker** (denied: postponed until it reopens without counting an
+//!    attempt, [`lienthong_workflow::breaker::deferred`], `Delivery::postpone`), **call** the client, tell the breaker the
 //!    result's health, **decide** ([`lienthong_workflow::decide`]), **record** what the
 //!    portal acknowledged (`ack_version`, `mark_portal_known`, `ack_step`) and **log** the
 //!    call in the message log (hash and size of the payload, outcome, attempts, the
@@ -159,6 +159,14 @@ pub enum Handled {
         /// Why.
         reason: String,
     },
+    /// Not tried (the portal's circuit breaker is open) and scheduled again after `delay`
+    /// without counting an attempt.
+    Postponed {
+        /// The delay asked for.
+        delay: Duration,
+        /// Why.
+        reason: String,
+    },
     /// Parked for an operator.
     Parked {
         /// Why.
@@ -224,8 +232,18 @@ enum Settlement {
     Synced,
     Busy,
     Unknown,
-    Retry { delay: Duration, reason: Reason },
-    Park { reason: Reason },
+    Retry {
+        delay: Duration,
+        reason: Reason,
+    },
+    /// Not tried (breaker open): again after `delay`, no attempt counted.
+    Postpone {
+        delay: Duration,
+        reason: Reason,
+    },
+    Park {
+        reason: Reason,
+    },
 }
 
 /// What to do after a call.
@@ -422,6 +440,16 @@ impl SyncRoute {
                     r.map(|_| ()),
                 )
             }
+            Settlement::Postpone { delay, reason } => {
+                let r = delivery.postpone(delay).await;
+                (
+                    Handled::Postponed {
+                        delay,
+                        reason: reason.message,
+                    },
+                    r.map(|_| ()),
+                )
+            }
             Settlement::Park { reason } => {
                 tracing::warn!(dossier = %code, partner = PARTNER, message = %id,
                     reason = %reason.message, "work item parked");
@@ -595,7 +623,9 @@ impl SyncRoute {
                 failure.error_code.clone(),
             ),
             (Decision::Park { .. }, Sent::Accepted) => (Outcome::Parked, None),
-            (Decision::RetryAfter { .. }, Sent::Accepted) => (Outcome::Pending, None),
+            (Decision::RetryAfter { .. } | Decision::Postpone { .. }, Sent::Accepted) => {
+                (Outcome::Pending, None)
+            }
         };
         match &sent {
             Sent::Accepted => {
@@ -623,6 +653,9 @@ impl SyncRoute {
             Decision::Ack { replan: true, .. } => Flow::Replan,
             Decision::RetryAfter { delay, reason, .. } => {
                 Flow::Settle(Settlement::Retry { delay, reason })
+            }
+            Decision::Postpone { delay, reason } => {
+                Flow::Settle(Settlement::Postpone { delay, reason })
             }
             Decision::Park { reason, .. } => Flow::Settle(Settlement::Park { reason }),
         }

@@ -35,7 +35,6 @@ use serde::Serialize;
 
 use crate::ConfigError;
 use crate::outcome::{CallResult, Decision, Reason};
-use crate::sync::Record;
 
 /// The breaker's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -272,11 +271,10 @@ fn add(t: Timestamp, d: Duration) -> Timestamp {
 }
 
 /// The decision for a work item whose partner's breaker said [`Permit::Deny`]: come back
-/// at `retry_at`, nothing recorded.
+/// at `retry_at`, nothing recorded, no attempt counted (the item was not tried).
 pub fn deferred(partner: &str, retry_at: Timestamp, now: Timestamp) -> Decision {
     let delay = Duration::try_from(now.duration_until(retry_at)).unwrap_or(Duration::ZERO);
-    Decision::RetryAfter {
-        record: Record::default(),
+    Decision::Postpone {
         delay,
         reason: Reason::new(format!("{partner}: circuit open, partner presumed down")),
     }
@@ -501,12 +499,13 @@ mod tests {
     fn deferred_waits_until_the_breaker_reopens() {
         let d = deferred("dvcqg", t(30), t(10));
         assert!(
-            matches!(&d, Decision::RetryAfter { delay, record, .. }
-                if *delay == Duration::from_secs(20) && record.is_empty()),
+            matches!(&d, Decision::Postpone { delay, .. }
+                if *delay == Duration::from_secs(20)),
             "{d:?}"
         );
+        assert!(d.record().is_empty());
         let d = deferred("dvcqg", t(5), t(10));
-        assert!(matches!(d, Decision::RetryAfter { delay, .. } if delay.is_zero()));
+        assert!(matches!(d, Decision::Postpone { delay, .. } if delay.is_zero()));
     }
 
     #[test]

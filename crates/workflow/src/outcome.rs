@@ -112,6 +112,15 @@ pub enum Decision {
         /// Why.
         reason: Reason,
     },
+    /// The work item was not tried (its partner is presumed down, see
+    /// [`crate::breaker::deferred`]): nothing to record; try again after `delay` **without
+    /// counting an attempt**, so an outage of any length parks nothing.
+    Postpone {
+        /// How long to wait.
+        delay: Duration,
+        /// Why.
+        reason: Reason,
+    },
     /// Record what was acknowledged, then park the work item for a human.
     Park {
         /// What to record first.
@@ -124,10 +133,18 @@ pub enum Decision {
 impl Decision {
     /// What to record, whatever the decision.
     pub fn record(&self) -> &Record {
+        /// What a postponed work item records: nothing.
+        static NOTHING: Record = Record {
+            version: None,
+            portal_knows: false,
+            steps: Vec::new(),
+            status_reported: None,
+        };
         match self {
             Decision::Ack { record, .. }
             | Decision::RetryAfter { record, .. }
             | Decision::Park { record, .. } => record,
+            Decision::Postpone { .. } => &NOTHING,
         }
     }
 }
@@ -347,6 +364,7 @@ mod tests {
             Decision::Ack { replan: false, .. } => "ack",
             Decision::Ack { replan: true, .. } => "ack+replan",
             Decision::RetryAfter { .. } => "retry",
+            Decision::Postpone { .. } => "postpone",
             Decision::Park { .. } => "park",
         }
     }

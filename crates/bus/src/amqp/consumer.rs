@@ -511,11 +511,13 @@ impl Settle {
         }
     }
 
+    /// Schedules the delivery again after `delay`: as a counted attempt with `reason`, or, with
+    /// `None`, postponed (attempt and errors unchanged).
     pub(crate) async fn retry(
         mut self,
         d: &Delivery,
         delay: Duration,
-        reason: &Reason,
+        reason: Option<&Reason>,
     ) -> Result<Duration, BusError> {
         let shared = self.shared.clone();
         let config = &shared.config;
@@ -525,10 +527,13 @@ impl Settle {
         let bus = BusHeaders {
             route: route.name.clone(),
             key: d.message.key.clone(),
-            attempt: d.attempt + 1,
-            first_error: d.first_error.clone().or(Some(reason.message.clone())),
-            last_error: Some(reason.message.clone()),
-            partner_code: reason.partner_code.clone(),
+            attempt: d.attempt + u32::from(reason.is_some()),
+            first_error: match reason {
+                Some(r) => d.first_error.clone().or(Some(r.message.clone())),
+                None => d.first_error.clone(),
+            },
+            last_error: reason.map_or_else(|| d.last_error.clone(), |r| Some(r.message.clone())),
+            partner_code: reason.and_then(|r| r.partner_code.clone()),
             claim: self
                 .claim
                 .as_ref()
@@ -548,13 +553,21 @@ impl Settle {
         };
         // On failure `self` is dropped unsettled: the delivery is released for redelivery.
         shared.publish_confirmed(std::slice::from_ref(&out)).await?;
-        tracing::info!(
-            route = %route.name,
-            partner = reason.partner_code.as_deref().unwrap_or(""),
-            attempt = d.attempt + 1,
-            delay_ms = tier.as_millis() as u64,
-            "retry scheduled"
-        );
+        match reason {
+            Some(reason) => tracing::info!(
+                route = %route.name,
+                partner = reason.partner_code.as_deref().unwrap_or(""),
+                attempt = d.attempt + 1,
+                delay_ms = tier.as_millis() as u64,
+                "retry scheduled"
+            ),
+            None => tracing::debug!(
+                route = %route.name,
+                attempt = d.attempt,
+                delay_ms = tier.as_millis() as u64,
+                "delivery postponed"
+            ),
+        }
         self.ack_after_durable(d).await;
         Ok(tier)
     }

@@ -48,10 +48,11 @@ pub(super) enum Request {
         claim: Option<String>,
         reply: Reply<()>,
     },
+    /// A counted retry with its reason, or (`None`) a postponement.
     Retry {
         seq: i64,
         delay: Duration,
-        reason: Reason,
+        reason: Option<Reason>,
         reply: Reply<Duration>,
     },
     Park {
@@ -112,6 +113,7 @@ struct QueueSql {
     next: String,
     ack: String,
     retry: String,
+    postpone: String,
     release_counted: String,
     release: String,
     row: String,
@@ -139,6 +141,9 @@ impl QueueSql {
                 "UPDATE {q} SET attempt = attempt + 1, first_error = COALESCE(first_error, $2), \
                  last_error = $2, partner_code = $3, available_at = $4, leased = 0, \
                  deliveries = 0 WHERE seq = $1"
+            ),
+            postpone: format!(
+                "UPDATE {q} SET available_at = $2, leased = 0, deliveries = 0 WHERE seq = $1"
             ),
             release_counted: format!(
                 "UPDATE {q} SET leased = 0, deliveries = deliveries + 1 \
@@ -728,14 +733,22 @@ async fn apply(ctx: &Ctx, conn: &mut SqliteConnection, w: &Request) -> Result<()
             seq, delay, reason, ..
         } => {
             let at = now_us().saturating_add(micros(ctx.config.delay_tier(*delay)));
-            sqlx::query(AssertSqlSafe(sql.retry.as_str()))
-                .bind(*seq)
-                .bind(reason.message.as_str())
-                .bind(reason.partner_code.as_deref())
-                .bind(at)
-                .execute(&mut *conn)
-                .await
-                .map_err(op_err("schedule a retry"))?;
+            match reason {
+                Some(reason) => sqlx::query(AssertSqlSafe(sql.retry.as_str()))
+                    .bind(*seq)
+                    .bind(reason.message.as_str())
+                    .bind(reason.partner_code.as_deref())
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(op_err("schedule a retry"))?,
+                None => sqlx::query(AssertSqlSafe(sql.postpone.as_str()))
+                    .bind(*seq)
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(op_err("postpone a delivery"))?,
+            };
         }
         Request::Park { seq, reason, .. } => {
             park_row(

@@ -441,15 +441,16 @@ impl Settle {
             .map_err(|_| BusError::Closed)
     }
 
-    /// Schedules the retry; returns the delay tier used.
+    /// Schedules the retry (counted, with `reason`) or the postponement (`None`); returns the
+    /// delay tier used.
     pub(crate) async fn retry(
         self,
         d: &Delivery,
         delay: Duration,
-        reason: &Reason,
+        reason: Option<&Reason>,
     ) -> Result<Duration, BusError> {
         let _ = d;
-        let reason = reason.clone();
+        let reason = reason.cloned();
         self.call(|seq, reply| Request::Retry {
             seq,
             delay,
