@@ -17,7 +17,8 @@
 //! - [`Bus::publish`] returns only once the message is durable (confirmed by the broker /
 //!   committed to disk). A broker nack or a returned (unroutable) message is an error.
 //! - Every [`Delivery`] ends in exactly one of [`Delivery::ack`], [`Delivery::retry_after`]
-//!   or [`Delivery::park`]. A delivery that is dropped unsettled (or whose consumer dies) is
+//!   (a counted attempt), [`Delivery::postpone`] (not tried, not counted) or
+//!   [`Delivery::park`]. A delivery that is dropped unsettled (or whose consumer dies) is
 //!   redelivered; once it has come back unsettled more than [`BusConfig::delivery_limit`]
 //!   times (delivered `delivery_limit + 1` times) it is parked.
 //! - Delivery is **at least once**: a message may arrive again (same [`Message::id`]) after a
