@@ -14,6 +14,9 @@
 //!   journal committed the state and its work item;
 //! - [`metrics`]: `GET /metrics` in the Prometheus text format;
 //! - [`openapi`]: `GET /openapi.json`, the OpenAPI 3.1 description of the ingest API;
+//! - [`portal`]: portal submissions — the receiver the national portal pushes citizens'
+//!   dossiers to, the pull API and the signed webhook that bring them to the provincial
+//!   systems, and the route that reports their statuses back (`DongBoTrangThaiHoSo`);
 //! - [`relay`]: hands the journal's outbox work items to the bus;
 //! - [`sync`]: the `dossier.sync` route, which reconciles the national portal (DVCQG) towards
 //!   the journal's state.
@@ -25,5 +28,6 @@ pub mod gateway;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;
+pub mod portal;
 pub mod relay;
 pub mod sync;
