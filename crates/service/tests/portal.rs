@@ -123,14 +123,19 @@ async fn serve(app: Router) -> String {
     format!("http://{addr}")
 }
 
+/// The gateway's and the simulator's HTTP APIs.
+struct Api {
+    gateway: String,
+    sim: String,
+    http: reqwest::Client,
+}
+
 struct Harness {
     dir: PathBuf,
     journal: Journal,
     bus: Bus,
     bus_config: BusConfig,
-    gateway: String,
-    sim: String,
-    http: reqwest::Client,
+    api: Api,
     hook: Arc<Hook>,
     down: Arc<Hook>,
     stop: watch::Sender<bool>,
@@ -357,9 +362,11 @@ impl Harness {
             journal,
             bus,
             bus_config: bc,
-            gateway,
-            sim: format!("http://{addr}"),
-            http: reqwest::Client::new(),
+            api: Api {
+                gateway,
+                sim: format!("http://{addr}"),
+                http: reqwest::Client::new(),
+            },
             hook,
             down,
             stop,
@@ -383,7 +390,9 @@ impl Harness {
             pg_exec(&pg, format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
         }
     }
+}
 
+impl Api {
     /// Asks the simulator to push one dossier; the receiver's HTTP status and answer.
     async fn push(&self, item: &Value) -> (u16, Value) {
         let v: Value = self
@@ -543,16 +552,16 @@ fn province_reports(
 async fn pull_and_ack(h: &Harness) {
     let item = citizen_dossier(PULL_UNIT, 1);
     let code = item["MaHoSo"].as_str().expect("code").to_owned();
-    let (status, answer) = h.push(&item).await;
+    let (status, answer) = h.api.push(&item).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["results"][0]["result"], "accepted");
     // A second push of the same dossier changes nothing.
-    let (status, answer) = h.push(&item).await;
+    let (status, answer) = h.api.push(&item).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["results"][0]["result"], "duplicate");
 
     // Listed once, for its unit only, in the provincial format with personal data in clear.
-    let (s, v) = h.call("GET", "/v1/submissions", PULLER, None).await;
+    let (s, v) = h.api.call("GET", "/v1/submissions", PULLER, None).await;
     assert_eq!(s, 200);
     let subs = v["submissions"].as_array().expect("array");
     assert_eq!(subs.len(), 1, "{v}");
@@ -564,23 +573,24 @@ async fn pull_and_ack(h: &Harness) {
         v.to_string().contains("0912345678"),
         "the province gets the phone"
     );
-    assert!(h.listed(OTHER).await.is_empty());
+    assert!(h.api.listed(OTHER).await.is_empty());
 
     // Only a client of the unit may take it; the ack is idempotent; then it is gone.
     let ack = format!("/v1/submissions/{code}/ack");
-    assert_eq!(h.call("POST", &ack, OTHER, None).await.0, 403);
+    assert_eq!(h.api.call("POST", &ack, OTHER, None).await.0, 403);
     assert_eq!(
-        h.call("POST", "/v1/submissions/nope/ack", PULLER, None)
+        h.api
+            .call("POST", "/v1/submissions/nope/ack", PULLER, None)
             .await
             .0,
         404
     );
-    assert_eq!(h.call("POST", &ack, "lt_unknown", None).await.0, 401);
-    let (s, v) = h.call("POST", &ack, PULLER, None).await;
+    assert_eq!(h.api.call("POST", &ack, "lt_unknown", None).await.0, 401);
+    let (s, v) = h.api.call("POST", &ack, PULLER, None).await;
     assert_eq!((s, v["result"].as_str()), (200, Some("acknowledged")));
-    let (s, v) = h.call("POST", &ack, PULLER, None).await;
+    let (s, v) = h.api.call("POST", &ack, PULLER, None).await;
     assert_eq!((s, v["result"].as_str()), (200, Some("already_delivered")));
-    assert!(h.listed(PULLER).await.is_empty());
+    assert!(h.api.listed(PULLER).await.is_empty());
     let sub = h
         .journal
         .submission(&code, Reveal::Masked)
@@ -594,7 +604,7 @@ async fn pull_and_ack(h: &Harness) {
 async fn webhook_with_retries(h: &Harness) {
     let item = citizen_dossier(HOOK_UNIT, 2);
     let code = item["MaHoSo"].as_str().expect("code").to_owned();
-    assert_eq!(h.push(&item).await.0, 200);
+    assert_eq!(h.api.push(&item).await.0, 200);
     eventually("the webhook took the submission", || async {
         h.journal
             .submission(&code, Reveal::Masked)
@@ -630,7 +640,7 @@ async fn webhook_with_retries(h: &Harness) {
     // A webhook that never takes it: parked after the last attempt, nothing lost.
     let item = citizen_dossier(DOWN_UNIT, 3);
     let code = item["MaHoSo"].as_str().expect("code").to_owned();
-    assert_eq!(h.push(&item).await.0, 200);
+    assert_eq!(h.api.push(&item).await.0, 200);
     eventually("the failing delivery is parked", || async {
         !h.bus
             .parked(&ParkedFilter {
@@ -657,7 +667,7 @@ async fn bad_dossiers_are_refused(h: &Harness) {
     let mut item = citizen_dossier(PULL_UNIT, 4);
     item["TrangThaiHoSo"] = json!("11");
     let code = item["MaHoSo"].as_str().expect("code").to_owned();
-    let (status, answer) = h.push(&item).await;
+    let (status, answer) = h.api.push(&item).await;
     assert_eq!(status, 400, "{answer}");
     let paths: Vec<&str> = answer["findings"]
         .as_array()
@@ -681,6 +691,7 @@ async fn bad_dossiers_are_refused(h: &Harness) {
     // The wrong token: 401, nothing journaled.
     let body = json!({"service": "DongBoHoSoDVCQG", "data": [citizen_dossier(PULL_UNIT, 5)]});
     let (s, _) = h
+        .api
         .call("POST", RECEIVER, "not-the-token", Some(body.to_string()))
         .await;
     assert_eq!(s, 401);
@@ -696,7 +707,7 @@ async fn bad_dossiers_are_refused(h: &Harness) {
 async fn statuses_go_back(h: &Harness) {
     let item = citizen_dossier(PULL_UNIT, 6);
     let code = item["MaHoSo"].as_str().expect("code").to_owned();
-    assert_eq!(h.push(&item).await.0, 200);
+    assert_eq!(h.api.push(&item).await.0, 200);
     use DossierStatus::*;
     let statuses = [
         Accepted,
@@ -720,6 +731,7 @@ async fn statuses_go_back(h: &Harness) {
         }
     };
     let (s, v) = h
+        .api
         .call("POST", "/v1/dossiers", PULLER, Some(dossier_json(&version)))
         .await;
     assert_eq!(s, 202, "{v}");
@@ -728,12 +740,13 @@ async fn statuses_go_back(h: &Harness) {
     {
         let want = expected.clone();
         eventually("the version's status reported", || async {
-            h.reported(&code).await == want
+            h.api.reported(&code).await == want
         })
         .await;
     }
     for step in &steps {
         let (s, v) = h
+            .api
             .call(
                 "POST",
                 &format!("/v1/dossiers/{code}/progress"),
@@ -745,7 +758,7 @@ async fn statuses_go_back(h: &Harness) {
         if note(step.status.expect("status"), &mut expected, &mut last) {
             let want = expected.clone();
             eventually("the step's status reported", || async {
-                h.reported(&code).await == want
+                h.api.reported(&code).await == want
             })
             .await;
         }
@@ -755,7 +768,7 @@ async fn statuses_go_back(h: &Harness) {
     })
     .await;
     // Exactly once per change: the repeated status 5 sent nothing.
-    assert_eq!(h.reported(&code).await, expected);
+    assert_eq!(h.api.reported(&code).await, expected);
     assert!(
         expected.ends_with(&["2".into(), "5".into(), "2".into()]),
         "{expected:?}"
@@ -808,6 +821,156 @@ async fn portal_submissions_on_rabbitmq_and_postgres() {
     let h = Harness::start(Parts::Remote { amqp, pg }).await;
     life(&h).await;
     h.stop().await;
+}
+
+/// The same wiring through `Gateway::start` and its configuration: receiver, pull API,
+/// webhook and status reports (embedded backends).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_started_gateway_wires_the_portal_submissions() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let dir = std::env::temp_dir().join(format!("lienthong-portal-gw-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // The portal must know the receiver's URL before the gateway starts.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let hook_state = Arc::new(Hook::default());
+    let hook_url = serve(
+        Router::new()
+            .route("/hook", post(hook_handler))
+            .with_state(hook_state.clone()),
+    )
+    .await;
+    let sim_config = DvcqgConfig {
+        receiver_url: Some(format!("http://127.0.0.1:{port}{RECEIVER}")),
+        receiver_token: Some(PORTAL_TOKEN.to_owned()),
+        ..DvcqgConfig::default()
+    };
+    let account = sim_config.accounts[0].clone();
+    let (addr, _sim, _task) = spawn_dvcqg(sim_config).await.expect("simulator");
+    let toml = format!(
+        r#"
+[gateway]
+listen = "127.0.0.1:{port}"
+data_dir = "{dir}"
+[dvcqg]
+adapter_url = "http://{addr}"
+username = "{user}"
+dstcode = "{dstcode}"
+madonvi = "{madonvi}"
+timeout_ms = 2000
+[[units]]
+code = "{PULL_UNIT}"
+name = "Sở Tư pháp"
+[[units]]
+code = "{HOOK_UNIT}"
+name = "Sở Xây dựng"
+[[clients]]
+name = "motcua"
+token_sha256 = "{puller}"
+units = ["{PULL_UNIT}"]
+[[clients]]
+name = "hooked"
+token_sha256 = "{hooked}"
+units = ["{HOOK_UNIT}"]
+[portal]
+receiver_token_sha256 = "{portal}"
+[[portal.webhooks]]
+client = "hooked"
+url = "{hook_url}/hook"
+secret_env = "HOOK_SECRET"
+"#,
+        dir = dir.display(),
+        user = account.username,
+        dstcode = account.dstcode.clone().unwrap_or_default(),
+        madonvi = account.madonvi[0],
+        puller = TokenHash::of(PULLER),
+        hooked = TokenHash::of("lt_hooked_client"),
+        portal = TokenHash::of(PORTAL_TOKEN),
+    );
+    let password = account.password.clone();
+    let env = move |name: &str| match name {
+        "LIENTHONG_DVCQG_PASSWORD" => Some(password.clone()),
+        "LIENTHONG_JOURNAL_KEY" => Some("2a".repeat(32)),
+        "HOOK_SECRET" => Some(String::from_utf8_lossy(SECRET).into_owned()),
+        _ => None,
+    };
+    let config = Config::parse(&toml, "test", &env).expect("config");
+    let errors: Vec<_> = config
+        .check(&env)
+        .into_iter()
+        .filter(|f| f.is_error())
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let gw = lienthong_service::gateway::Gateway::start(&config, &env)
+        .await
+        .expect("gateway");
+    let api = Api {
+        gateway: format!("http://{}", gw.addr()),
+        sim: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+    };
+
+    // Pulled and acknowledged.
+    let item = citizen_dossier(PULL_UNIT, 11);
+    let pulled = item["MaHoSo"].as_str().expect("code").to_owned();
+    assert_eq!(api.push(&item).await.0, 200);
+    assert_eq!(api.listed(PULLER).await, std::slice::from_ref(&pulled));
+    let (s, v) = api
+        .call(
+            "POST",
+            &format!("/v1/submissions/{pulled}/ack"),
+            PULLER,
+            None,
+        )
+        .await;
+    assert_eq!((s, v["result"].as_str()), (200, Some("acknowledged")));
+    assert!(api.listed(PULLER).await.is_empty());
+
+    // Pushed to the webhook.
+    let item = citizen_dossier(HOOK_UNIT, 12);
+    let hooked = item["MaHoSo"].as_str().expect("code").to_owned();
+    assert_eq!(api.push(&item).await.0, 200);
+    eventually("the webhook took the submission", || async {
+        hook_state.taken.lock().expect("lock").len() == 1
+    })
+    .await;
+    assert_eq!(*hook_state.taken.lock().expect("lock"), [hooked]);
+    assert_eq!(hook_state.bad_signatures.load(Ordering::SeqCst), 0);
+
+    // The province's statuses reach the portal.
+    use DossierStatus::*;
+    let (version, steps) = province_reports(&pulled, PULL_UNIT, &[Processing]);
+    let (s, v) = api
+        .call("POST", "/v1/dossiers", PULLER, Some(dossier_json(&version)))
+        .await;
+    assert_eq!(s, 202, "{v}");
+    let mut expected = Vec::new();
+    let mut last = None;
+    for st in version.status.into_iter().chain([Processing]) {
+        if plan_report(last, st).is_some() {
+            let r = reduce(st).map(|r| r.status()).expect("reduced");
+            expected.push(if r == Accepted { "2" } else { "5" }.to_owned());
+            last = Some(st);
+        }
+    }
+    let (s, v) = api
+        .call(
+            "POST",
+            &format!("/v1/dossiers/{pulled}/progress"),
+            PULLER,
+            Some(progress_json(&steps[0])),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+    let want = expected.last().cloned();
+    eventually("the status reached the portal", || async {
+        api.reported(&pulled).await.last().cloned() == want
+    })
+    .await;
+    gw.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn env(name: &str) -> Option<String> {
