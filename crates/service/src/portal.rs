@@ -174,6 +174,7 @@ async fn receive(
             partner = PARTNER,
             "portal push refused: missing or wrong token"
         );
+        crate::metrics::portal_submission("unauthorized");
         return refuse(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -221,6 +222,7 @@ async fn receive(
                 .collect();
             tracing::warn!(partner = PARTNER, errors, paths = %paths.join(", "),
                 "portal push refused: invalid dossier");
+            crate::metrics::portal_submission("invalid");
             return answer(
                 StatusCode::BAD_REQUEST,
                 json!({
@@ -264,14 +266,19 @@ async fn receive(
                 tracing::info!(dossier = %code, partner = PARTNER, unit = unit.unwrap_or("?"),
                     "portal submission received");
                 log_in(&st.journal, code, &stored, now).await;
+                crate::metrics::portal_submission("accepted");
                 results.push(json!({ "MaHoSo": code, "result": "accepted" }));
             }
             Ok(SubmissionRecorded::Duplicate) => {
                 tracing::info!(dossier = %code, partner = PARTNER,
                     "portal submission received again; nothing changed");
+                crate::metrics::portal_submission("duplicate");
                 results.push(json!({ "MaHoSo": code, "result": "duplicate" }));
             }
-            Err(e) => return unavailable("recording a portal submission", &e),
+            Err(e) => {
+                crate::metrics::portal_submission("unavailable");
+                return unavailable("recording a portal submission", &e);
+            }
         }
     }
     answer(
@@ -753,6 +760,7 @@ impl DeliveryRoute {
             .await;
         match sent {
             Ok(r) if r.status().is_success() => {
+                crate::metrics::webhook_call("delivered");
                 match self
                     .journal
                     .mark_submission_delivered(code, &hook.client, "webhook", Timestamp::now())
@@ -767,6 +775,7 @@ impl DeliveryRoute {
                 }
             }
             Ok(r) => {
+                crate::metrics::webhook_call("refused");
                 let status = r.status().as_u16();
                 let retry_after = r
                     .headers()
@@ -786,6 +795,7 @@ impl DeliveryRoute {
                 )
             }
             Err(e) => {
+                crate::metrics::webhook_call("failed");
                 let kind = if e.is_timeout() {
                     "timed out"
                 } else if e.is_connect() {

@@ -969,6 +969,25 @@ secret_env = "HOOK_SECRET"
         api.reported(&pulled).await.last().cloned() == want
     })
     .await;
+    // Counted in /metrics, without dossier codes.
+    let metrics = api
+        .http
+        .get(format!("{}/metrics", api.gateway))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for series in [
+        "lienthong_portal_submissions_total{result=\"accepted\"}",
+        "lienthong_webhook_calls_total{outcome=\"delivered\"}",
+        "lienthong_portal_calls_total{partner=\"dvcqg\",call=\"DongBoTrangThaiHoSo\",outcome=\"accepted\"}",
+        "lienthong_queue_depth{route=\"portal.delivery\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} missing");
+    }
+    assert!(!metrics.contains(&pulled), "a dossier code in /metrics");
     gw.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
