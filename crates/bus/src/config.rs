@@ -43,7 +43,9 @@ impl RouteSpec {
 }
 
 /// The routes of the gateway with their partition counts: the topology exported in
-/// `deploy/rabbitmq/definitions.json`. The service may configure others.
+/// `deploy/rabbitmq/definitions.json`. The service may configure others. `portal.delivery`
+/// brings dossiers citizens submitted on the national portal to the provincial system's
+/// webhook; `portal.status` reports their processing status back to the portal.
 pub fn standard_routes() -> Vec<RouteSpec> {
     vec![
         RouteSpec::new("dossier.sync", 8),
@@ -51,6 +53,8 @@ pub fn standard_routes() -> Vec<RouteSpec> {
         RouteSpec::new("document.outbound", 4),
         RouteSpec::new("document.inbound", 4),
         RouteSpec::new("status.inbound", 4),
+        RouteSpec::new("portal.delivery", 4),
+        RouteSpec::new("portal.status", 4),
     ]
 }
 

@@ -168,18 +168,26 @@ pub fn status_from_word(word: &str) -> Option<DossierStatus> {
 }
 
 /// The reduced `TrangThai` of `DongBoTrangThaiHoSo` (§8): `"2"` (accepted) for statuses
-/// 4, 6, 9, 10; `"5"` (needs supplement / refused) for 3, 7, 8; `None` for the others,
-/// which are not reported.
+/// 2, 4, 6, 9, 10; `"5"` (needs supplement / refused) for 3, 5, 7, 8; `None` for 1
+/// (registered), which is not reported.
+///
+/// §8 names 4, 6, 9, 10 → `2` and 3, 7, 8 → `5`; 2 and 5 are the reduced codes themselves
+/// and 1 decides nothing. Those three are the gateway's decisions, made by the workflow
+/// crate (`lienthong_workflow::status::reduce`, table and reasons in
+/// `docs/status-reduction.md`); this table agrees with it for every status (a test in the
+/// workflow crate holds the two together).
 pub fn reduced_status(status: DossierStatus) -> Option<&'static str> {
     match status {
-        DossierStatus::Processing
+        DossierStatus::Accepted
+        | DossierStatus::Processing
         | DossierStatus::FinancialObligation
         | DossierStatus::Finished
         | DossierStatus::Returned => Some("2"),
-        DossierStatus::NotAccepted | DossierStatus::Withdrawn | DossierStatus::Stopped => Some("5"),
-        DossierStatus::Registered
-        | DossierStatus::Accepted
-        | DossierStatus::SupplementRequested => None,
+        DossierStatus::NotAccepted
+        | DossierStatus::SupplementRequested
+        | DossierStatus::Withdrawn
+        | DossierStatus::Stopped => Some("5"),
+        DossierStatus::Registered => None,
     }
 }
 
@@ -311,10 +319,10 @@ mod tests {
             reduced,
             [
                 ("1", None),
-                ("2", None),
+                ("2", Some("2")),
                 ("3", Some("5")),
                 ("4", Some("2")),
-                ("5", None),
+                ("5", Some("5")),
                 ("6", Some("2")),
                 ("7", Some("5")),
                 ("8", Some("5")),

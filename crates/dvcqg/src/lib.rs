@@ -8,6 +8,9 @@
 //! * [`time`] — `yyyyMMddHHmmss` in Vietnamese local time (UTC+07:00);
 //! * [`map`] — model ↔ wire mapping with findings;
 //! * [`read`] — lenient JSON readers and the portal's validation rules;
+//! * [`submission`] — dossiers citizens submit on the portal: the push that brings them to
+//!   the province ([`submission::read_push`]) and the `DongBoTrangThaiHoSo` item of their
+//!   status ([`submission::status_item`]);
 //! * [`client`] — the HTTP client ([`DvcqgClient`]): sessions, the dossier flow, progress
 //!   in chunks, lookups and catalogues (tokio + reqwest, rustls with *ring*);
 //! * [`error`] — its one error type [`DvcqgError`], with who is at fault and whether a
@@ -21,6 +24,7 @@ pub mod codes;
 pub mod error;
 pub mod map;
 pub mod read;
+pub mod submission;
 pub mod time;
 pub mod wire;
 

@@ -12,6 +12,8 @@
 //! * **Idempotency keys** ([`idempotency`]): a duplicate submission gets the original answer.
 //! * **Message log** ([`messages`]): every message in and out, bodies by retention, personal
 //!   data encrypted at rest ([`crypto`]), search, a dossier timeline, purge in small batches.
+//! * **Portal submissions** ([`portal`]): dossiers citizens submitted on the national portal,
+//!   their delivery to the provincial system and the last status reported back.
 //! * **Audit log** ([`audit`]): every state-changing operator action — who, what, when,
 //!   why.
 //! * **Statistics** ([`stats`]): the centre's report per period, agency and department
@@ -29,6 +31,7 @@ mod error;
 pub mod idempotency;
 pub mod messages;
 pub mod outbox;
+pub mod portal;
 pub mod schema;
 pub mod state;
 pub mod stats;
@@ -57,6 +60,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit",
         include_str!("../migrations/sqlite/0002_audit.sql"),
     ),
+    (
+        3,
+        "portal",
+        include_str!("../migrations/sqlite/0003_portal.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -68,6 +76,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "audit",
         include_str!("../migrations/postgres/0002_audit.sql"),
+    ),
+    (
+        3,
+        "portal",
+        include_str!("../migrations/postgres/0003_portal.sql"),
     ),
 ];
 

@@ -8,7 +8,8 @@
 //! becomes the desired state; the same version twice is a duplicate.
 //!
 //! A change of state and the work item it causes (`dossier.sync` in the outbox) are written
-//! in one transaction. A route that takes the work item does not send "the message it got":
+//! in one transaction (and, for a dossier citizens submitted on the portal, the
+//! `portal.status` work item that reports its status back: [`crate::portal`]). A route that takes the work item does not send "the message it got":
 //! it claims the dossier ([`Journal::begin_sync`]), sends what the plan says is missing,
 //! acknowledges what the portal accepted, and releases the claim. The order in which bus
 //! messages arrive therefore does not matter, and the portal never sees an older version
@@ -18,6 +19,7 @@ use crate::Journal;
 use crate::crypto::Reveal;
 use crate::error::{JournalError, Result};
 use crate::outbox::{KIND_DOSSIER_SYNC, insert_work_item};
+use crate::portal::insert_status_work_if_submitted;
 use crate::stats::agency_of;
 use crate::time::{ts, ts_opt, us, us_opt};
 use jiff::{SignedDuration, Timestamp};
@@ -312,6 +314,7 @@ impl Journal {
         }
         let work_item =
             insert_work_item(&mut tx, KIND_DOSSIER_SYNC, &d.code, "version", at).await?;
+        insert_status_work_if_submitted(&mut tx, &d.code, "version", at).await?;
         tx.commit().await?;
         tracing::debug!(dossier = %d.code, version = d.version, work_item, "version recorded");
         Ok(Recorded::Current { work_item })
@@ -354,6 +357,7 @@ impl Journal {
         }
         let work_item =
             insert_work_item(&mut tx, KIND_DOSSIER_SYNC, &p.dossier_code, "step", at).await?;
+        insert_status_work_if_submitted(&mut tx, &p.dossier_code, "step", at).await?;
         tx.commit().await?;
         tracing::debug!(dossier = %p.dossier_code, step_seq = p.step_seq, work_item, "step recorded");
         Ok(StepRecorded::New { work_item })

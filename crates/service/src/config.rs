@@ -35,6 +35,9 @@ pub struct Config {
     pub bus: Bus,
     /// The national public service portal.
     pub dvcqg: Option<Dvcqg>,
+    /// Dossiers citizens submit on the national portal: the receiver the portal pushes to,
+    /// and the webhooks that bring them to the provincial systems.
+    pub portal: Option<Portal>,
     /// Identifier rules of the province (`codes.md` §1.4 and §2).
     #[serde(default)]
     pub mapping: Mapping,
@@ -194,6 +197,54 @@ fn default_password_env() -> String {
 fn default_timeout_ms() -> u64 {
     60_000
 }
+
+/// `[portal]`: portal submissions (dossiers citizens submit on DVCQG itself).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Portal {
+    /// Path of the receiver the portal pushes dossiers to (default `/v1/portal/dossiers`).
+    #[serde(default = "default_receiver_path")]
+    pub receiver_path: String,
+    /// SHA-256 (64 hex digits) of the token the portal presents as
+    /// `Authorization: Bearer TOKEN` (`lienthong token hash TOKEN` prints it).
+    pub receiver_token_sha256: String,
+    /// Seconds a webhook call may take (default 10).
+    #[serde(default = "default_webhook_timeout_secs")]
+    pub webhook_timeout_secs: u64,
+    /// Webhooks: submissions for a client's units are pushed to its URL, signed.
+    #[serde(default)]
+    pub webhooks: Vec<Webhook>,
+}
+
+/// `[[portal.webhooks]]`: where a client takes portal submissions by push.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// The client (a `[[clients]]` name); its units decide which submissions it receives.
+    pub client: String,
+    /// The URL submissions are POSTed to.
+    pub url: String,
+    /// The environment variable holding the HMAC-SHA256 secret (at least 16 bytes).
+    pub secret_env: String,
+}
+
+fn default_receiver_path() -> String {
+    "/v1/portal/dossiers".into()
+}
+fn default_webhook_timeout_secs() -> u64 {
+    10
+}
+
+/// Paths the receiver may not take: the gateway's own API.
+const RESERVED_PATHS: &[&str] = &[
+    "/v1/dossiers",
+    "/v1/submissions",
+    "/admin",
+    "/health",
+    "/ready",
+    "/metrics",
+    "/openapi.json",
+];
 
 /// `[mapping]`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -539,6 +590,9 @@ impl Config {
                 ));
             }
         }
+        if let Some(p) = &self.portal {
+            self.check_portal(p, env, &mut f);
+        }
         for (local, portal) in &self.mapping.procedure_map {
             if local.trim().is_empty() || portal.trim().is_empty() {
                 f.push(err(
@@ -550,6 +604,105 @@ impl Config {
             }
         }
         f
+    }
+
+    fn check_portal(&self, p: &Portal, env: &dyn Fn(&str) -> Option<String>, f: &mut Vec<Finding>) {
+        let path = p.receiver_path.trim_end_matches('/');
+        if !p.receiver_path.starts_with('/')
+            || path.is_empty()
+            || p.receiver_path.contains(['{', '}', '*', '?', '#', ' '])
+        {
+            f.push(
+                Finding::error("portal.receiver_path", "not a plain path")
+                    .expected("/… without {, }, *, ?, # or spaces, e.g. /v1/portal/dossiers")
+                    .found(p.receiver_path.clone()),
+            );
+        } else if RESERVED_PATHS
+            .iter()
+            .any(|r| path == *r || path.starts_with(&format!("{r}/")))
+        {
+            f.push(
+                Finding::error("portal.receiver_path", "taken by the gateway's own API")
+                    .expected("a path outside /v1/dossiers, /v1/submissions, /admin, /health, /ready, /metrics")
+                    .found(p.receiver_path.clone()),
+            );
+        }
+        if TokenHash::parse(&p.receiver_token_sha256).is_none() {
+            f.push(
+                Finding::error("portal.receiver_token_sha256", "not a SHA-256 hash")
+                    .expected("64 hex digits: `lienthong token hash TOKEN` of the portal's token")
+                    .found(format!(
+                        "{} characters",
+                        p.receiver_token_sha256.chars().count()
+                    )),
+            );
+        }
+        if p.webhook_timeout_secs == 0 {
+            f.push(
+                Finding::error(
+                    "portal.webhook_timeout_secs",
+                    "no webhook call could succeed",
+                )
+                .expected("at least 1")
+                .found("0"),
+            );
+        }
+        if self.dvcqg.is_none() {
+            f.push(Finding::warning(
+                "portal",
+                "no [dvcqg] section: the statuses of portal submissions are not reported back",
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for (i, w) in p.webhooks.iter().enumerate() {
+            if !self.clients.iter().any(|c| c.name == w.client) {
+                f.push(
+                    Finding::error(
+                        format!("portal.webhooks[{i}].client"),
+                        "not a configured client",
+                    )
+                    .expected("a name listed in [[clients]]")
+                    .found(w.client.clone()),
+                );
+            } else if !seen.insert(w.client.as_str()) {
+                f.push(
+                    Finding::error(
+                        format!("portal.webhooks[{i}].client"),
+                        "client has two webhooks",
+                    )
+                    .expected("one webhook per client")
+                    .found(w.client.clone()),
+                );
+            }
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                f.push(
+                    Finding::error(format!("portal.webhooks[{i}].url"), "not an HTTP URL")
+                        .expected("http(s)://host[:port]/path")
+                        .found(redact(&w.url)),
+                );
+            }
+            match env(&w.secret_env) {
+                None => f.push(
+                    Finding::error(
+                        format!("portal.webhooks[{i}].secret_env"),
+                        format!(
+                            "the environment variable {} (the webhook secret) is not set",
+                            w.secret_env
+                        ),
+                    )
+                    .expected("the secret in the environment, never in the file"),
+                ),
+                Some(s) if s.len() < 16 => f.push(
+                    Finding::error(
+                        format!("portal.webhooks[{i}].secret_env"),
+                        "secret too short",
+                    )
+                    .expected("at least 16 bytes (openssl rand -hex 32)")
+                    .found(format!("{} bytes", s.len())),
+                ),
+                Some(_) => {}
+            }
+        }
     }
 
     /// The journal URL in use: `journal.url`, else the SQLite file in the data directory.

@@ -1,12 +1,16 @@
 //! The running gateway: opens the journal and the bus named in the configuration, starts the
-//! outbox relay, the `dossier.sync` route and the backpressure watch, and serves the ingest
-//! API with `/health` and `/ready`, the admin API and `/metrics`. [`Gateway::stop`] shuts
+//! outbox relay, the `dossier.sync` route, the portal submission routes (`portal.delivery`,
+//! `portal.status`) and the backpressure watch, and serves the ingest API, the portal
+//! receiver and pull API, `/health` and `/ready`, the admin API and `/metrics`. [`Gateway::stop`] shuts
 //! down in order: intake first, then the routes finish the deliveries in hand, then the bus
 //! and the journal close.
 
-use crate::auth::Tokens;
+use crate::auth::{TokenHash, Tokens};
 use crate::config::{Config, redact};
 use crate::ingest::{Ingest, router};
+use crate::portal::{
+    DeliveryRoute, DeliverySettings, Portal, StatusRoute, StatusSettings, WebhookTarget,
+};
 use crate::relay::{RelayConfig, run_relay};
 use crate::sync::{SyncRoute, SyncSettings};
 use axum::Json;
@@ -76,6 +80,9 @@ pub enum StartError {
     /// The DVCQG client cannot be built.
     #[error("cannot set up the DVCQG client: {0}")]
     Dvcqg(String),
+    /// The portal submission routes cannot start (configuration).
+    #[error("portal submissions: {0}")]
+    Portal(String),
     /// The sync route's settings are unusable.
     #[error("sync route: {0}")]
     Sync(String),
@@ -203,6 +210,7 @@ impl Gateway {
         )));
 
         // The sync route, when the portal is configured.
+        let mut portal_client = None;
         let sync = match &config.dvcqg {
             None => None,
             Some(p) => {
@@ -240,6 +248,7 @@ impl Gateway {
                     owner: node.clone(),
                     ..SyncSettings::default()
                 };
+                portal_client = Some(client.clone());
                 let route = Arc::new(
                     SyncRoute::new(journal.clone(), client, settings)
                         .map_err(|e| StartError::Sync(e.to_string()))?,
@@ -251,6 +260,58 @@ impl Gateway {
                     }
                 }));
                 Some(route)
+            }
+        };
+
+        let maintenance = Arc::new(AtomicBool::new(config.gateway.maintenance));
+
+        // Portal submissions: the webhook route, and the status route when the portal is
+        // configured.
+        let portal_state = match &config.portal {
+            None => None,
+            Some(p) => {
+                let settings = DeliverySettings {
+                    webhooks: webhook_targets(config, p, env)?,
+                    timeout: Duration::from_secs(p.webhook_timeout_secs.max(1)),
+                    ..DeliverySettings::default()
+                };
+                let route = Arc::new(
+                    DeliveryRoute::new(journal.clone(), settings)
+                        .map_err(|e| StartError::Portal(e.to_string()))?,
+                );
+                let (b, s) = (bus.clone(), stopping.clone());
+                tasks.push(tokio::spawn(async move {
+                    if let Err(e) = route.run(&b, s).await {
+                        tracing::error!(error = %e, "the portal.delivery route stopped");
+                    }
+                }));
+                if let Some(client) = portal_client.take() {
+                    let route = Arc::new(
+                        StatusRoute::new(journal.clone(), client, StatusSettings::default())
+                            .map_err(|e| StartError::Portal(e.to_string()))?,
+                    );
+                    let (b, s) = (bus.clone(), stopping.clone());
+                    tasks.push(tokio::spawn(async move {
+                        if let Err(e) = route.run(&b, s).await {
+                            tracing::error!(error = %e, "the portal.status route stopped");
+                        }
+                    }));
+                }
+                let token = TokenHash::parse(&p.receiver_token_sha256).ok_or_else(|| {
+                    StartError::Portal(
+                        "portal.receiver_token_sha256 is not 64 hex digits".to_owned(),
+                    )
+                })?;
+                Some((
+                    Arc::new(Portal {
+                        journal: journal.clone(),
+                        tokens: Tokens::from_config(config),
+                        receiver_token: token,
+                        maintenance: maintenance.clone(),
+                        max_request_bytes: config.gateway.max_request_bytes,
+                    }),
+                    p.receiver_path.clone(),
+                ))
             }
         };
 
@@ -273,7 +334,6 @@ impl Gateway {
         }
 
         // HTTP: ingest + health.
-        let maintenance = Arc::new(AtomicBool::new(config.gateway.maintenance));
         let ingest = Arc::new(Ingest {
             journal: journal.clone(),
             tokens: Tokens::from_config(config),
@@ -301,7 +361,11 @@ impl Gateway {
             maintenance: maintenance.clone(),
             stopping: stopping.clone(),
         });
-        let app = router(ingest)
+        let mut app = router(ingest);
+        if let Some((portal, path)) = portal_state {
+            app = app.merge(crate::portal::router(portal, &path));
+        }
+        let app = app
             .merge(
                 Router::new()
                     .route("/health", get(health))
@@ -376,6 +440,40 @@ impl Gateway {
         self.journal.close().await;
         tracing::info!("gateway stopped");
     }
+}
+
+/// The webhooks of `[portal]` with their clients' units and secrets.
+fn webhook_targets(
+    config: &Config,
+    p: &crate::config::Portal,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<WebhookTarget>, StartError> {
+    p.webhooks
+        .iter()
+        .map(|w| {
+            let client = config
+                .clients
+                .iter()
+                .find(|c| c.name == w.client)
+                .ok_or_else(|| {
+                    StartError::Portal(format!("webhook for unknown client {:?}", w.client))
+                })?;
+            let secret = env(&w.secret_env)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    StartError::Secret(format!(
+                        "the environment variable {} (the webhook secret of client {}) is not set",
+                        w.secret_env, w.client
+                    ))
+                })?;
+            Ok(WebhookTarget {
+                client: client.name.clone(),
+                units: (!client.units.iter().any(|u| u == "*")).then(|| client.units.clone()),
+                url: w.url.clone(),
+                secret: secret.into_bytes(),
+            })
+        })
+        .collect()
 }
 
 async fn health(State(ops): State<Arc<Ops>>) -> impl IntoResponse {

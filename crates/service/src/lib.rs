@@ -13,7 +13,11 @@
 //! - [`ingest`]: the ingest API (`POST /v1/dossiers`, progress), answered 202 only once the
 //!   journal committed the state and its work item;
 //! - [`metrics`]: `GET /metrics` in the Prometheus text format;
-//! - [`openapi`]: `GET /openapi.json`, the OpenAPI 3.1 description of the ingest API;
+//! - [`openapi`]: `GET /openapi.json`, the OpenAPI 3.1 description of the ingest and
+//!   submissions API;
+//! - [`portal`]: portal submissions — the receiver the national portal pushes citizens'
+//!   dossiers to, the pull API and the signed webhook that bring them to the provincial
+//!   systems, and the route that reports their statuses back (`DongBoTrangThaiHoSo`);
 //! - [`relay`]: hands the journal's outbox work items to the bus;
 //! - [`sync`]: the `dossier.sync` route, which reconciles the national portal (DVCQG) towards
 //!   the journal's state.
@@ -25,5 +29,6 @@ pub mod gateway;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;
+pub mod portal;
 pub mod relay;
 pub mod sync;

@@ -15,6 +15,10 @@
 //!   `outcome` is `accepted`, `refused` (the partner refused our request), `partner_error`
 //!   or `network_error`;
 //! - `lienthong_portal_call_seconds{partner,call}` — histogram of their durations;
+//! - `lienthong_portal_submissions_total{result}` — dossiers the national portal pushed to
+//!   the receiver; `result` one of [`SUBMISSION_RESULTS`];
+//! - `lienthong_webhook_calls_total{outcome}` — calls to the provincial systems' webhooks;
+//!   `outcome` is `delivered`, `refused` (a non-2xx answer) or `failed` (no answer);
 //! - `lienthong_breaker_open{partner}` — 1 while the circuit breaker in front of the partner
 //!   holds calls back (open or half-open), else 0; refreshed on scrape.
 //!
@@ -45,6 +49,20 @@ pub const PORTAL_CALLS_TOTAL: &str = "lienthong_portal_calls_total";
 pub const PORTAL_CALL_SECONDS: &str = "lienthong_portal_call_seconds";
 /// Whether a partner's breaker holds calls back.
 pub const BREAKER_OPEN: &str = "lienthong_breaker_open";
+/// Dossiers the national portal pushed to the receiver.
+pub const PORTAL_SUBMISSIONS_TOTAL: &str = "lienthong_portal_submissions_total";
+/// Calls to the provincial systems' webhooks.
+pub const WEBHOOK_CALLS_TOTAL: &str = "lienthong_webhook_calls_total";
+
+/// The values of `result` in `lienthong_portal_submissions_total` (per dossier, or per push
+/// when it is refused whole).
+pub const SUBMISSION_RESULTS: &[&str] = &[
+    "accepted",
+    "duplicate",
+    "invalid",
+    "unauthorized",
+    "unavailable",
+];
 
 /// The values of `result` in `lienthong_ingest_total`.
 pub const INGEST_RESULTS: &[&str] = &[
@@ -92,6 +110,9 @@ pub fn handle() -> &'static PrometheusHandle {
                         .increment(0);
                 }
             }
+            for result in SUBMISSION_RESULTS {
+                metrics::counter!(PORTAL_SUBMISSIONS_TOTAL, "result" => *result).increment(0);
+            }
         }
         handle
     })
@@ -113,6 +134,14 @@ fn describe() {
         metrics::Unit::Seconds,
         "Duration of calls to a partner portal."
     );
+    metrics::describe_counter!(
+        PORTAL_SUBMISSIONS_TOTAL,
+        "Dossiers the national portal pushed to the receiver, by result."
+    );
+    metrics::describe_counter!(
+        WEBHOOK_CALLS_TOTAL,
+        "Calls to the provincial systems' webhooks, by outcome."
+    );
     metrics::describe_gauge!(
         BREAKER_OPEN,
         "1 while the circuit breaker in front of a partner holds calls back."
@@ -123,6 +152,16 @@ fn describe() {
 /// [`INGEST_RESULTS`]).
 pub fn ingest(kind: &'static str, result: &'static str) {
     metrics::counter!(INGEST_TOTAL, "kind" => kind, "result" => result).increment(1);
+}
+
+/// Counts one receiver result (one of [`SUBMISSION_RESULTS`]).
+pub fn portal_submission(result: &'static str) {
+    metrics::counter!(PORTAL_SUBMISSIONS_TOTAL, "result" => result).increment(1);
+}
+
+/// Counts one webhook call (`delivered`, `refused` or `failed`).
+pub fn webhook_call(outcome: &'static str) {
+    metrics::counter!(WEBHOOK_CALLS_TOTAL, "outcome" => outcome).increment(1);
 }
 
 /// The `outcome` label of a portal call: `accepted`, or who failed.

@@ -140,3 +140,81 @@ fn environment_overrides_apply() {
     assert_eq!(c.gateway.listen, "0.0.0.0:9000");
     assert!(c.check(&env).iter().all(|f| !f.is_error()));
 }
+
+#[test]
+fn portal_mistakes_are_named() {
+    let hash = "ab".repeat(32);
+    let text = format!(
+        r#"{MINIMAL}
+[[clients]]
+name = "mc"
+token_sha256 = "{hash}"
+units = ["000.00.15.H41"]
+
+[portal]
+receiver_path = "/v1/dossiers/push"
+receiver_token_sha256 = "short"
+webhook_timeout_secs = 0
+
+[[portal.webhooks]]
+client = "nobody"
+url = "ftp://x"
+secret_env = "HOOK_SECRET"
+
+[[portal.webhooks]]
+client = "mc"
+url = "https://mc.example/hook"
+secret_env = "SHORT_SECRET"
+"#
+    );
+    let env = |name: &str| match name {
+        "SHORT_SECRET" => Some("tiny".to_owned()),
+        other => env_with_secrets(other),
+    };
+    let found = check(&text, &env);
+    let at = |p: &str| found.iter().any(|f| f.contains(p));
+    for p in [
+        "portal.receiver_path",
+        "portal.receiver_token_sha256",
+        "portal.webhook_timeout_secs",
+        "portal.webhooks[0].client",
+        "portal.webhooks[0].url",
+        "portal.webhooks[0].secret_env",
+        "portal.webhooks[1].secret_env",
+    ] {
+        assert!(at(p), "{p} not named in {found:#?}");
+    }
+    assert!(
+        !found.iter().any(|f| f.contains("tiny")),
+        "a secret was printed"
+    );
+
+    // A good section passes without findings.
+    let text = format!(
+        r#"{MINIMAL}
+[[clients]]
+name = "mc"
+token_sha256 = "{hash}"
+units = ["000.00.15.H41"]
+
+[portal]
+receiver_token_sha256 = "{}"
+
+[[portal.webhooks]]
+client = "mc"
+url = "https://mc.example/hook"
+secret_env = "HOOK_SECRET"
+"#,
+        "cd".repeat(32)
+    );
+    let env = |name: &str| match name {
+        "HOOK_SECRET" => Some("0123456789abcdef0123".to_owned()),
+        other => env_with_secrets(other),
+    };
+    let found = check(&text, &env);
+    assert!(found.is_empty(), "{found:#?}");
+    let c = Config::parse(&text, "t", &env).expect("parses");
+    let p = c.portal.expect("portal");
+    assert_eq!(p.receiver_path, "/v1/portal/dossiers");
+    assert_eq!(p.webhook_timeout_secs, 10);
+}

@@ -16,7 +16,9 @@ fn root() -> PathBuf {
 }
 
 async fn served() -> Value {
-    let dir = std::env::temp_dir().join(format!("lienthong-openapi-{}", std::process::id()));
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("lienthong-openapi-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let toml = format!(
         r#"
@@ -30,9 +32,12 @@ name = "Unit"
 name = "motcua"
 token_sha256 = "{}"
 units = ["*"]
+[portal]
+receiver_token_sha256 = "{}"
 "#,
         dir.display(),
-        TokenHash::of("lt_test")
+        TokenHash::of("lt_test"),
+        TokenHash::of("lt_portal")
     );
     let env = |name: &str| (name == "LIENTHONG_JOURNAL_KEY").then(|| "2a".repeat(32));
     let config = Config::parse(&toml, "test", &env).expect("config");
@@ -49,24 +54,55 @@ units = ["*"]
         .to_string();
     assert!(ct.starts_with("application/json"), "{ct}");
     let text = resp.text().await.expect("body");
+    // The documented submission paths are routed (401 without a token, not 404).
+    let http = reqwest::Client::new();
+    for (method, path) in [
+        ("GET", "/v1/submissions"),
+        ("POST", "/v1/submissions/X/ack"),
+        ("POST", "/v1/portal/dossiers"),
+    ] {
+        let url = format!("http://{}{path}", gw.addr());
+        let r = match method {
+            "GET" => http.get(url),
+            _ => http.post(url),
+        };
+        let status = r.send().await.expect("send").status();
+        assert_eq!(status, 401, "{method} {path}");
+    }
     gw.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
     serde_json::from_str(&text).expect("the served document is JSON")
 }
 
-/// Status codes named in the handlers' source.
+/// Status codes named in the ingest handlers' source.
 fn statuses_in_ingest() -> BTreeSet<u16> {
     let src = std::fs::read_to_string(root().join("crates/service/src/ingest.rs")).expect("src");
+    statuses_in(&src, "ingest.rs")
+}
+
+/// Status codes named in the portal handlers' source (before the webhook signing part).
+fn statuses_in_portal() -> BTreeSet<u16> {
+    let src = std::fs::read_to_string(root().join("crates/service/src/portal.rs")).expect("src");
+    let handlers = src
+        .split("/// Lowercase hex of the HMAC")
+        .next()
+        .unwrap_or("");
+    statuses_in(handlers, "portal.rs")
+}
+
+fn statuses_in(src: &str, file: &str) -> BTreeSet<u16> {
     let names = [
         ("OK", 200),
         ("ACCEPTED", 202),
         ("BAD_REQUEST", 400),
         ("UNAUTHORIZED", 401),
         ("FORBIDDEN", 403),
+        ("NOT_FOUND", 404),
         ("CONFLICT", 409),
         ("PAYLOAD_TOO_LARGE", 413),
         ("UNPROCESSABLE_ENTITY", 422),
         ("TOO_MANY_REQUESTS", 429),
+        ("INTERNAL_SERVER_ERROR", 500),
         ("SERVICE_UNAVAILABLE", 503),
     ];
     let mut found = BTreeSet::new();
@@ -79,7 +115,7 @@ fn statuses_in_ingest() -> BTreeSet<u16> {
             continue; // `StatusCode::from_u16` replays a stored status.
         }
         let code = names.iter().find(|(n, _)| *n == name).unwrap_or_else(|| {
-            panic!("StatusCode::{name} in ingest.rs: add it here and to docs/openapi.json")
+            panic!("StatusCode::{name} in {file}: add it here and to docs/openapi.json")
         });
         found.insert(code.1);
     }
@@ -91,6 +127,69 @@ fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
         Some(r) if r.starts_with("#/") => doc.pointer(&r[1..]).expect("local $ref resolves"),
         _ => v,
     }
+}
+
+#[tokio::test]
+async fn the_served_document_describes_the_submissions_api() {
+    let doc = served().await;
+    let ops = |path: &str| -> Vec<String> {
+        doc["paths"][path]
+            .as_object()
+            .unwrap_or_else(|| panic!("{path} documented"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    assert_eq!(ops("/v1/submissions"), ["get"]);
+    assert_eq!(ops("/v1/submissions/{code}/ack"), ["post"]);
+    assert_eq!(ops("/v1/portal/dossiers"), ["post"]);
+    let mut documented = BTreeSet::new();
+    for op in [
+        &doc["paths"]["/v1/submissions"]["get"],
+        &doc["paths"]["/v1/submissions/{code}/ack"]["post"],
+        &doc["paths"]["/v1/portal/dossiers"]["post"],
+    ] {
+        for (code, resp) in op["responses"].as_object().expect("responses") {
+            let code: u16 = code.parse().expect("numeric status");
+            documented.insert(code);
+            if code >= 400 {
+                let resp = resolve(&doc, resp);
+                let schema = resolve(&doc, &resp["content"]["application/json"]["schema"]);
+                let required = schema["required"].as_array().expect("required");
+                assert!(required.contains(&Value::from("error")), "{code}");
+            }
+        }
+    }
+    let in_source = statuses_in_portal();
+    assert!(in_source.len() >= 7, "{in_source:?}");
+    let missing: Vec<_> = in_source.difference(&documented).collect();
+    assert!(missing.is_empty(), "undocumented statuses: {missing:?}");
+    // The webhook: its signature headers and body.
+    let hook = &doc["webhooks"]["portalSubmission"]["post"];
+    let headers: Vec<&str> = hook["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            "X-Lienthong-Timestamp",
+            "X-Lienthong-Signature",
+            "X-Lienthong-Delivery"
+        ]
+    );
+    let body = resolve(
+        &doc,
+        &hook["requestBody"]["content"]["application/json"]["schema"],
+    );
+    assert!(
+        body["required"]
+            .as_array()
+            .expect("required")
+            .contains(&Value::from("code"))
+    );
 }
 
 #[tokio::test]
