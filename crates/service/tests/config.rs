@@ -140,3 +140,21 @@ fn environment_overrides_apply() {
     assert_eq!(c.gateway.listen, "0.0.0.0:9000");
     assert!(c.check(&env).iter().all(|f| !f.is_error()));
 }
+
+#[test]
+fn catalogue_ttl_and_bus_prefix_are_checked() {
+    let c = Config::parse(MINIMAL, "test.toml", &env_with_secrets).expect("parses");
+    let p = c.dvcqg.as_ref().expect("dvcqg");
+    assert_eq!(p.catalogue_ttl_secs, 6 * 3600, "six hours by default");
+    assert_eq!(c.bus.prefix, "lienthong");
+    let text = MINIMAL.replace(
+        "madonvi = \"000.00.00.H41\"",
+        "madonvi = \"000.00.00.H41\"\ncatalogue_ttl_secs = 5",
+    ) + "\n[bus]\nprefix = \"Bad Prefix\"\n";
+    let found = check(&text, &env_with_secrets);
+    assert!(
+        found.iter().any(|f| f.contains("dvcqg.catalogue_ttl_secs")),
+        "{found:?}"
+    );
+    assert!(found.iter().any(|f| f.contains("bus.prefix")), "{found:?}");
+}
