@@ -299,9 +299,18 @@ role = "admin"
                 .expect("state");
             let synced =
                 s.is_some_and(|s| s.acked_version == Some(s.version) && s.steps_pending == 0);
-            synced && self.sync_depth().await == 0
+            synced && self.sync_idle().await
         })
         .await;
+    }
+
+    /// Whether no work item of `dossier.sync` waits, retries or is being handled.
+    async fn sync_idle(&self) -> bool {
+        let queues = self.gateway.bus().queues().await.expect("queues");
+        queues
+            .iter()
+            .filter(|q| q.route == "dossier.sync")
+            .all(|q| q.ready == 0 && q.unacked == 0 && q.waiting_retry == 0)
     }
 
     async fn sync_depth(&self) -> u64 {

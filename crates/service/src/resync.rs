@@ -20,6 +20,7 @@ use lienthong_journal::state::{ForgetPortal, Forgotten};
 use lienthong_journal::{Journal, JournalError, Reveal};
 use lienthong_workflow::{PortalCopy, Resync, ResyncView, decide_resync};
 use serde_json::{Value, json};
+use std::time::Duration;
 
 /// Why a dossier could not be compared or repaired.
 #[derive(Debug, thiserror::Error)]
@@ -165,7 +166,8 @@ pub async fn inspect(
 }
 
 /// Makes the journal forget what the verdict says and enqueues a sync; `Ok(None)` when the
-/// dossier is in step (nothing changed).
+/// dossier is in step (nothing changed). While a route holds the dossier it waits up to five
+/// seconds for the claim to be released, then answers [`ResyncError::Busy`].
 pub async fn repair(journal: &Journal, i: &Inspection) -> Result<Option<i64>, ResyncError> {
     let Resync::Repair { forget, .. } = &i.verdict else {
         return Ok(None);
@@ -175,15 +177,28 @@ pub async fn repair(journal: &Journal, i: &Inspection) -> Result<Option<i64>, Re
         steps: forget.steps,
         portal_knows: forget.portal_knows,
     };
-    match journal
-        .forget_portal(&i.code, what, jiff::Timestamp::now())
-        .await?
-    {
-        Forgotten::Enqueued { work_item } => Ok(Some(work_item)),
-        Forgotten::Busy => Err(ResyncError::Busy(i.code.clone())),
-        Forgotten::Unknown => Err(ResyncError::Unknown(i.code.clone())),
+    // A route holds a dossier only while it handles one delivery: wait a moment for it.
+    let mut waited = Duration::ZERO;
+    loop {
+        match journal
+            .forget_portal(&i.code, what, jiff::Timestamp::now())
+            .await?
+        {
+            Forgotten::Enqueued { work_item } => return Ok(Some(work_item)),
+            Forgotten::Unknown => return Err(ResyncError::Unknown(i.code.clone())),
+            Forgotten::Busy if waited < BUSY_WAIT => {
+                tokio::time::sleep(BUSY_POLL).await;
+                waited += BUSY_POLL;
+            }
+            Forgotten::Busy => return Err(ResyncError::Busy(i.code.clone())),
+        }
     }
 }
+
+/// How long a repair waits for a route to release the dossier before answering busy.
+const BUSY_WAIT: Duration = Duration::from_secs(5);
+/// How often it looks meanwhile.
+const BUSY_POLL: Duration = Duration::from_millis(100);
 
 impl Inspection {
     /// The repair the verdict asks for, as JSON (`null` when in step).
