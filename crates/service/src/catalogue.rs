@@ -301,7 +301,7 @@ impl Catalogue {
         let age_secs = st.listed_at.map(|t| age(t, now).as_secs());
         let stale = age_secs.is_none_or(|a| a >= self.ttl.as_secs()) || st.last_error.is_some();
         let warning = match (&st.listed_at, &st.last_error) {
-            (None, Some(_)) => Some("the portal's catalogue has not been fetched yet".to_owned()),
+            (None, _) => Some("the portal's catalogue has not been fetched yet".to_owned()),
             (Some(_), Some(_)) => Some(
                 "the portal could not be reached at the last refresh; this is the cached copy"
                     .to_owned(),
