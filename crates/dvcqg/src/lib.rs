@@ -13,6 +13,8 @@
 //!   status ([`submission::status_item`]);
 //! * [`client`] — the HTTP client ([`DvcqgClient`]): sessions, the dossier flow, progress
 //!   in chunks, lookups and catalogues (tokio + reqwest, rustls with *ring*);
+//! * [`compare`] — the members in which the portal's copy of a dossier differs from what
+//!   the gateway would send (for `lienthong resync`);
 //! * [`error`] — its one error type [`DvcqgError`], with who is at fault and whether a
 //!   retry can help.
 //!
@@ -21,6 +23,7 @@
 
 pub mod client;
 pub mod codes;
+pub mod compare;
 pub mod error;
 pub mod map;
 pub mod read;

@@ -3,8 +3,8 @@
 //! added; [`Journal::audit_log`] reads them newest first.
 //!
 //! The journal knows no action names: the caller chooses them (the gateway writes
-//! `parked.replay`, `parked.discard`, `maintenance.on`, `maintenance.off`). Details are a
-//! JSON object; callers put no personal data in them.
+//! `parked.replay`, `parked.discard`, `maintenance.on`, `maintenance.off`, `dossier.resync`).
+//! Details are a JSON object; callers put no personal data in them.
 
 use crate::Journal;
 use crate::error::{JournalError, Result};

@@ -32,7 +32,7 @@ pub struct WorkItem {
     pub kind: String,
     /// The dossier concerned (the bus's ordering key).
     pub dossier_code: String,
-    /// Why it was created: `version`, `step`, `sweep`.
+    /// Why it was created: `version`, `step`, `sweep`, `resync`.
     pub reason: String,
     /// When.
     pub created_at: Timestamp,

@@ -173,6 +173,31 @@ impl SyncPlan {
     }
 }
 
+/// What [`Journal::forget_portal`] is to forget about a dossier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForgetPortal {
+    /// Forget the acknowledged version (it is sent again).
+    pub version: bool,
+    /// Forget every step acknowledgement (every step is sent again).
+    pub steps: bool,
+    /// Whether the portal knows the dossier from now on (`false`: the next send inserts).
+    pub portal_knows: bool,
+}
+
+/// What [`Journal::forget_portal`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forgotten {
+    /// Forgotten, and a `dossier.sync` work item written in the same transaction.
+    Enqueued {
+        /// The work item's id.
+        work_item: i64,
+    },
+    /// A route holds the dossier right now: nothing changed (ask again in a moment).
+    Busy,
+    /// No version of the dossier was received.
+    Unknown,
+}
+
 /// The answer to a claim on a dossier.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncClaim {
@@ -535,6 +560,63 @@ impl Journal {
         .await?
         .rows_affected();
         Ok(n > 0)
+    }
+
+    /// Forgets what the journal believes the portal acknowledged of a dossier, as `what`
+    /// says, and writes a `dossier.sync` work item (reason `resync`) in the same
+    /// transaction, so the sync route plans from the corrected beliefs. Refused with
+    /// [`Forgotten::Busy`] while a route holds the dossier (its acknowledgements would
+    /// land after the correction).
+    pub async fn forget_portal(
+        &self,
+        code: &str,
+        what: ForgetPortal,
+        now: Timestamp,
+    ) -> Result<Forgotten> {
+        let at = us(now);
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE dossier SET \
+               acked_version = CASE WHEN $2 = 1 THEN NULL ELSE acked_version END, \
+               acked_at = CASE WHEN $2 = 1 THEN NULL ELSE acked_at END, \
+               portal_known_at = CASE WHEN $3 = 1 THEN COALESCE(portal_known_at, $4) \
+                 ELSE NULL END, \
+               ahead_since = CASE WHEN $2 = 1 OR $5 = 1 THEN COALESCE(ahead_since, $4) \
+                 ELSE ahead_since END \
+             WHERE code = $1 AND (sync_owner IS NULL OR sync_until < $4)",
+        )
+        .bind(code)
+        .bind(i64::from(what.version))
+        .bind(i64::from(what.portal_knows))
+        .bind(at)
+        .bind(i64::from(what.steps))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            let exists: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM dossier WHERE code = $1")
+                    .bind(code)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            return Ok(if exists.is_some() {
+                Forgotten::Busy
+            } else {
+                Forgotten::Unknown
+            });
+        }
+        if what.steps {
+            sqlx::query("UPDATE progress_step SET acked_at = NULL WHERE code = $1")
+                .bind(code)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let work_item = insert_work_item(&mut tx, KIND_DOSSIER_SYNC, code, "resync", at).await?;
+        tx.commit().await?;
+        tracing::info!(dossier = %code, version = what.version, steps = what.steps,
+            portal_knows = what.portal_knows, work_item, "portal acknowledgements forgotten");
+        Ok(Forgotten::Enqueued { work_item })
     }
 
     /// Releases a claim taken with [`Journal::begin_sync`].

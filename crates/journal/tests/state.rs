@@ -6,7 +6,8 @@ use common::TestDb;
 use jiff::{SignedDuration, Timestamp};
 use lienthong_journal::outbox::{HandOverError, OutboxSink, RelayOptions, WorkItem};
 use lienthong_journal::state::{
-    IncomingStep, IncomingVersion, PortalOperation, Recorded, StepRecorded, SyncClaim,
+    ForgetPortal, Forgotten, IncomingStep, IncomingVersion, PortalOperation, Recorded,
+    StepRecorded, SyncClaim,
 };
 use lienthong_journal::{Journal, Reveal};
 use lienthong_model::{Dossier, DossierStatus, ProgressStep};
@@ -258,6 +259,88 @@ async fn steps_and_claims(db: TestDb) {
     j.close().await;
 }
 both_backends!(steps_and_sync_claims, steps_and_claims);
+
+async fn forget(db: TestDb) {
+    let j = db.open().await;
+    record(&j, "D3", 2, t0()).await;
+    step(&j, "D3", 1, t0()).await;
+    step(&j, "D3", 2, t0()).await;
+    j.ack_version("D3", 2, t0()).await.expect("ack");
+    j.ack_step("D3", 1, t0()).await.expect("ack");
+    j.ack_step("D3", 2, t0()).await.expect("ack");
+    let before = j.pending_work(100).await.expect("work").len();
+    let all = ForgetPortal {
+        version: true,
+        steps: true,
+        portal_knows: false,
+    };
+    assert_eq!(
+        j.forget_portal("NOPE", all, t0()).await.expect("forget"),
+        Forgotten::Unknown
+    );
+    // Refused while a route holds the dossier; allowed once its lease ran out.
+    assert!(matches!(
+        j.begin_sync("D3", "a", mins(1), t0()).await.expect("claim"),
+        SyncClaim::Plan(_)
+    ));
+    assert_eq!(
+        j.forget_portal("D3", all, t0()).await.expect("forget"),
+        Forgotten::Busy
+    );
+    let s = j.dossier_state("D3").await.expect("s").expect("some");
+    assert_eq!((s.acked_version, s.portal_known), (Some(2), true));
+    j.end_sync("D3", "a").await.expect("end");
+    // Only the version, the portal keeps knowing the dossier: an update is due.
+    let Forgotten::Enqueued { .. } = j
+        .forget_portal(
+            "D3",
+            ForgetPortal {
+                version: true,
+                steps: false,
+                portal_knows: true,
+            },
+            t0(),
+        )
+        .await
+        .expect("forget")
+    else {
+        panic!("enqueued")
+    };
+    let s = j.dossier_state("D3").await.expect("s").expect("some");
+    assert_eq!((s.acked_version, s.portal_known), (None, true));
+    assert_eq!(s.steps_pending, 0);
+    assert!(s.ahead_since.is_some());
+    let SyncClaim::Plan(plan) = j.begin_sync("D3", "a", mins(1), t0()).await.expect("c") else {
+        panic!("plan")
+    };
+    let v = plan.version.expect("version to send");
+    assert_eq!((v.version, v.operation), (2, PortalOperation::Update));
+    assert!(plan.steps.is_empty());
+    j.end_sync("D3", "a").await.expect("end");
+    // Everything: an insert, then every step again.
+    let Forgotten::Enqueued { work_item } = j.forget_portal("D3", all, t0()).await.expect("f")
+    else {
+        panic!("enqueued")
+    };
+    let work = j.pending_work(100).await.expect("work");
+    assert_eq!(work.len(), before + 2);
+    let item = work.iter().find(|w| w.id == work_item).expect("the item");
+    assert_eq!(
+        (item.dossier_code.as_str(), item.reason.as_str()),
+        ("D3", "resync")
+    );
+    let SyncClaim::Plan(plan) = j.begin_sync("D3", "a", mins(1), t0()).await.expect("c") else {
+        panic!("plan")
+    };
+    assert_eq!(
+        plan.version.expect("version").operation,
+        PortalOperation::Insert
+    );
+    assert_eq!(plan.steps.len(), 2);
+    j.end_sync("D3", "a").await.expect("end");
+    j.close().await;
+}
+both_backends!(forgetting_the_portals_acknowledgements, forget);
 
 async fn relay(db: TestDb) {
     let j = db.open().await;

@@ -1,4 +1,4 @@
-//! `lienthong queues|parked|maintenance|audit`: an operator's commands against a running
+//! `lienthong queues|parked|maintenance|audit|resync|partners|catalogue`: an operator's commands against a running
 //! gateway's admin API (`/v1/admin/…`). Wiring only: an HTTP client, tables for people and
 //! JSON (`--format json`) for scripts; the gateway decides and audits.
 //!
@@ -119,7 +119,8 @@ pub struct AuditArgs {
     /// Only this operator.
     #[arg(long)]
     actor: Option<String>,
-    /// Only this action (parked.replay, parked.discard, maintenance.on, maintenance.off).
+    /// Only this action (parked.replay, parked.discard, maintenance.on, maintenance.off,
+    /// dossier.resync).
     #[arg(long)]
     action: Option<String>,
     /// Only since this time (RFC 3339).
@@ -128,6 +129,38 @@ pub struct AuditArgs {
     /// At most this many entries.
     #[arg(long, default_value_t = 100)]
     limit: u32,
+    #[command(flatten)]
+    gateway: GatewayArgs,
+}
+
+/// `lienthong resync CODE`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ResyncArgs {
+    /// The dossier code.
+    code: String,
+    /// Only compare and report; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Why (recorded in the audit log; required unless --dry-run).
+    #[arg(long, required_unless_present = "dry_run")]
+    reason: Option<String>,
+    #[command(flatten)]
+    gateway: GatewayArgs,
+}
+
+/// `lienthong partners …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum PartnersCommand {
+    /// Call each configured partner: reachability, latency, error class, circuit breaker.
+    Ping {
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+}
+
+/// `lienthong catalogue`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CatalogueArgs {
     #[command(flatten)]
     gateway: GatewayArgs,
 }
@@ -233,6 +266,13 @@ impl Api {
                 ),
             ),
             403 => Failure(Outcome::Invalid, format!("not allowed: {message}")),
+            409 => Failure(Outcome::Invalid, format!("not now: {message}")),
+            503 if body["error"] == "not_configured" => {
+                Failure(Outcome::Invalid, format!("refused: {message}"))
+            }
+            404 if body["error"] == "not_found" => {
+                Failure(Outcome::Invalid, format!("not found: {message}"))
+            }
             404 => Failure(
                 Outcome::Unreadable,
                 format!(
@@ -533,6 +573,189 @@ pub fn audit(a: &AuditArgs) -> Outcome {
         table(
             &["ID", "AT", "ACTOR", "ROLE", "ACTION", "TARGET", "REASON"],
             &rows,
+        );
+        Ok(())
+    })
+}
+
+/// `s` as one URL path segment (percent-encoded outside the unreserved characters).
+fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `lienthong resync CODE`.
+pub fn resync(a: &ResyncArgs) -> Outcome {
+    run(async {
+        let api = Api::new(&a.gateway)?;
+        let mut body = json!({ "dry_run": a.dry_run });
+        if let Some(r) = &a.reason {
+            body["reason"] = json!(r);
+        }
+        let path = format!("/v1/admin/dossiers/{}/resync", segment(&a.code));
+        let v = api.post(&path, &body).await?;
+        if a.gateway.format == Format::Json {
+            print_json(&v);
+            return Ok(());
+        }
+        let j = &v["journal"];
+        let p = &v["portal"];
+        println!("dossier {}", cell(&v["code"]));
+        table(
+            &["", "JOURNAL", "PORTAL"],
+            &[
+                vec![
+                    "known to the portal".into(),
+                    cell(&j["portal_known"]),
+                    cell(&p["found"]),
+                ],
+                vec!["status".into(), cell(&j["status"]), cell(&p["status"])],
+                vec![
+                    "version (desired / acknowledged)".into(),
+                    format!("{} / {}", cell(&j["version"]), cell(&j["acked_version"])),
+                    "-".into(),
+                ],
+                vec![
+                    "progress steps (recorded / acknowledged)".into(),
+                    format!("{} / {}", cell(&j["steps"]), cell(&j["steps_acked"])),
+                    cell(&p["steps"]),
+                ],
+            ],
+        );
+        let diffs = items(&v, "differences");
+        if !diffs.is_empty() {
+            println!();
+            let rows: Vec<Vec<String>> = diffs
+                .iter()
+                .map(|d| {
+                    let shown = |x: &Value| {
+                        if x.is_null() {
+                            "(hidden)".into()
+                        } else {
+                            cut(cell(x), 40)
+                        }
+                    };
+                    vec![cell(&d["field"]), shown(&d["expected"]), shown(&d["found"])]
+                })
+                .collect();
+            table(&["FIELD", "JOURNAL WOULD SEND", "PORTAL HOLDS"], &rows);
+        }
+        println!();
+        for f in items(&v, "findings") {
+            println!("- {}", cell(f));
+        }
+        if v["in_step"] == true {
+            println!("in step: nothing to repair");
+        } else if v["repaired"] == true {
+            println!(
+                "repaired: the journal forgot what the portal no longer holds; the next send \
+                 is an {} (work item {}, audit entry {})",
+                cell(&v["repair"]["next_send"]),
+                cell(&v["work_item"]),
+                cell(&v["audit_id"])
+            );
+        } else {
+            println!(
+                "dry run: would repair (next send: {}); run without --dry-run to repair",
+                cell(&v["repair"]["next_send"])
+            );
+        }
+        Ok(())
+    })
+}
+
+/// `lienthong partners ping`.
+pub fn partners(c: &PartnersCommand) -> Outcome {
+    let PartnersCommand::Ping { gateway } = c;
+    run(async {
+        let api = Api::new(gateway)?;
+        let v = api.get("/v1/admin/partners", &[]).await?;
+        if gateway.format == Format::Json {
+            print_json(&v);
+            return Ok(());
+        }
+        let rows: Vec<Vec<String>> = items(&v, "partners")
+            .iter()
+            .map(|p| {
+                let configured = p["configured"] == true;
+                vec![
+                    cell(&p["partner"]),
+                    if configured { "yes" } else { "no" }.into(),
+                    if !configured {
+                        "-".into()
+                    } else if p["reachable"] == true {
+                        "yes".into()
+                    } else {
+                        "no".into()
+                    },
+                    cell(&p["latency_ms"]),
+                    match (&p["error_class"], &p["error"]) {
+                        (Value::Null, _) => "-".into(),
+                        (c, e) => format!("{}: {}", cell(c), cell(e)),
+                    },
+                    cell(&p["breaker"]["state"]),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "PARTNER",
+                "CONFIGURED",
+                "REACHABLE",
+                "LATENCY MS",
+                "ERROR",
+                "BREAKER",
+            ],
+            &rows,
+        );
+        Ok(())
+    })
+}
+
+/// `lienthong catalogue`.
+pub fn catalogue(a: &CatalogueArgs) -> Outcome {
+    run(async {
+        let api = Api::new(&a.gateway)?;
+        let v = api.get("/v1/admin/catalogue", &[]).await?;
+        if a.gateway.format == Format::Json {
+            print_json(&v);
+            return Ok(());
+        }
+        if let Some(w) = v["warning"].as_str() {
+            eprintln!("warning: {w}");
+        }
+        let rows: Vec<Vec<String>> = items(&v, "procedures")
+            .iter()
+            .map(|p| {
+                let fields = items(p, "fields")
+                    .iter()
+                    .map(|f| cell(&f["code"]))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                vec![
+                    cell(&p["code"]),
+                    cut(cell(&p["name"]), 60),
+                    if fields.is_empty() {
+                        "-".into()
+                    } else {
+                        fields
+                    },
+                ]
+            })
+            .collect();
+        table(&["CODE", "NAME", "FIELDS"], &rows);
+        println!(
+            "{} procedure(s), fetched {} (TTL {} s)",
+            rows.len(),
+            cell(&v["fetched_at"]),
+            cell(&v["ttl_secs"])
         );
         Ok(())
     })

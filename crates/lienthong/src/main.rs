@@ -168,6 +168,14 @@ enum Command {
     Maintenance(admin_cmd::MaintenanceArgs),
     /// The audit log of a running gateway: who did what, when and why.
     Audit(admin_cmd::AuditArgs),
+    /// Compare a dossier in a running gateway's journal with the portal's copy and repair
+    /// (operator; audited; --dry-run only reports).
+    Resync(admin_cmd::ResyncArgs),
+    /// The partners of a running gateway: `partners ping` checks each one.
+    #[command(subcommand)]
+    Partners(admin_cmd::PartnersCommand),
+    /// The portal's procedure catalogue as a running gateway caches it.
+    Catalogue(admin_cmd::CatalogueArgs),
 }
 
 /// Rows of the report.
@@ -419,6 +427,9 @@ fn main() -> ExitCode {
         Command::Parked(c) => admin_cmd::parked(&c),
         Command::Maintenance(a) => admin_cmd::maintenance(&a),
         Command::Audit(a) => admin_cmd::audit(&a),
+        Command::Resync(a) => admin_cmd::resync(&a),
+        Command::Partners(c) => admin_cmd::partners(&c),
+        Command::Catalogue(a) => admin_cmd::catalogue(&a),
         Command::Token(TokenCommand::New) => service_cmd::token_new(),
         Command::Token(TokenCommand::Hash) => service_cmd::token_hash(),
         Command::Journal { command, journal } => match command {

@@ -12,11 +12,24 @@
 //! | `POST /v1/admin/parked/discard` | operator |
 //! | `POST /v1/admin/maintenance` | admin |
 //! | `GET /v1/admin/audit?actor=&action=&since=&limit=` | admin |
+//! | `GET /v1/admin/catalogue` | viewer |
+//! | `GET /v1/admin/partners` | viewer |
+//! | `POST /v1/admin/dossiers/{code}/resync` | operator |
 //!
 //! Replay and discard take a JSON body selecting parked messages — `{"route": R, "id": ID}`,
 //! `{"all": true}` or `{"filter": {"route", "partner_code", "reason_contains", "key"}}` —
 //! and the operator's `reason` (required: the audit log says why). Maintenance takes
 //! `{"on": bool, "reason": TEXT}`.
+//!
+//! The catalogue is the portal's procedure catalogue as cached ([`crate::catalogue`]);
+//! partners pings every configured partner ([`crate::partners`]). Resync takes
+//! `{"reason": TEXT, "dry_run": bool}`: it compares the journal's state of the dossier with
+//! the portal's copy and answers the report ([`crate::resync`]); unless `dry_run` (which
+//! needs no reason) and when the dossier is out of step, it writes the audit entry
+//! (`dossier.resync`, with the findings and the repair), makes the journal forget what the
+//! portal no longer holds and enqueues a sync. `404` for a dossier the journal does not
+//! hold, `409` while a route is synchronising it, `502` when the portal cannot be asked,
+//! `503` without a `[dvcqg]` section.
 //!
 //! Every state-changing action is written to the journal's audit log (who, role, what,
 //! when, why) **before** it is carried out and answered: when the entry cannot be written,
@@ -24,9 +37,12 @@
 //! that fails after its entry was written is answered `503` and logged as an error).
 
 use crate::auth::{Principal, Role, Tokens};
+use crate::partners::Partners;
+use crate::resync::ResyncError;
+use crate::sync::SyncRoute;
 use axum::Json;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -49,6 +65,10 @@ pub struct Admin {
     pub tokens: Tokens,
     /// Maintenance mode: the ingest API answers 503 while it is on.
     pub maintenance: Arc<AtomicBool>,
+    /// The sync route, when the portal is configured (client, catalogue, breaker).
+    pub sync: Option<Arc<SyncRoute>>,
+    /// The partners to ping.
+    pub partners: Partners,
 }
 
 /// The admin routes.
@@ -60,6 +80,9 @@ pub fn router(state: Arc<Admin>) -> Router {
         .route("/v1/admin/parked/discard", post(discard))
         .route("/v1/admin/maintenance", post(maintenance))
         .route("/v1/admin/audit", get(audit))
+        .route("/v1/admin/catalogue", get(catalogue))
+        .route("/v1/admin/partners", get(partners))
+        .route("/v1/admin/dossiers/{code}/resync", post(resync))
         .with_state(state)
 }
 
@@ -433,4 +456,100 @@ async fn audit(
         .await
         .map_err(|e| journal_failure(&e))?;
     Ok(Json(json!({ "audit": log })).into_response())
+}
+
+async fn catalogue(State(st): State<Arc<Admin>>, headers: HeaderMap) -> Answer {
+    operator(&st, &headers, Role::Viewer)?;
+    match st.sync.as_ref().and_then(|s| s.catalogue()) {
+        Some(c) => Ok(Json(c.view()).into_response()),
+        None => Err(Refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_configured",
+            "the national portal is not configured on this gateway ([dvcqg] section)".into(),
+        )),
+    }
+}
+
+async fn partners(State(st): State<Arc<Admin>>, headers: HeaderMap) -> Answer {
+    operator(&st, &headers, Role::Viewer)?;
+    let list = st.partners.ping().await;
+    Ok(Json(json!({ "partners": list })).into_response())
+}
+
+/// Body of `POST /v1/admin/dossiers/{code}/resync`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResyncBody {
+    reason: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+fn resync_failure(e: &ResyncError) -> Refusal {
+    let (status, error) = match e {
+        ResyncError::NotConfigured => (StatusCode::SERVICE_UNAVAILABLE, "not_configured"),
+        ResyncError::Unknown(_) => (StatusCode::NOT_FOUND, "not_found"),
+        ResyncError::Journal(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        ResyncError::Portal(_) => (StatusCode::BAD_GATEWAY, "partner_unavailable"),
+        ResyncError::Unmappable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unmappable"),
+        ResyncError::Busy(_) => (StatusCode::CONFLICT, "busy"),
+    };
+    if status.is_server_error() {
+        tracing::warn!(error = %e, "resync failed");
+    }
+    Refusal(status, error, e.to_string())
+}
+
+async fn resync(
+    State(st): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+    bytes: axum::body::Bytes,
+) -> Answer {
+    let who = operator(&st, &headers, Role::Operator)?;
+    let b: ResyncBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        ResyncBody::default()
+    } else {
+        body(&bytes)?
+    };
+    let code = code.trim().to_owned();
+    let why = if b.dry_run {
+        b.reason.clone().unwrap_or_default()
+    } else {
+        reason(b.reason.as_deref())?
+    };
+    let inspection = crate::resync::inspect(&st.journal, st.sync.as_deref(), &code)
+        .await
+        .map_err(|e| resync_failure(&e))?;
+    let mut report = inspection.to_json();
+    if b.dry_run || inspection.verdict == lienthong_workflow::Resync::InStep {
+        report["dry_run"] = json!(b.dry_run);
+        report["repaired"] = json!(false);
+        return Ok(Json(report).into_response());
+    }
+    let details = json!({
+        "findings": report["findings"],
+        "differences": inspection.differences.iter().map(|d| d.field.as_str()).collect::<Vec<_>>(),
+        "portal_found": inspection.portal.found,
+        "repair": inspection.repair_json(),
+    });
+    let entry = record(
+        &st,
+        &who,
+        "dossier.resync",
+        Some(code.clone()),
+        &why,
+        details,
+    )
+    .await?;
+    let work_item = crate::resync::repair(&st.journal, &inspection)
+        .await
+        .map_err(|e| resync_failure(&e))?;
+    tracing::info!(actor = %who.0, dossier = %code, audit = entry,
+        work_item = work_item.unwrap_or(0), "dossier resynchronised");
+    report["dry_run"] = json!(false);
+    report["repaired"] = json!(work_item.is_some());
+    report["work_item"] = json!(work_item);
+    report["audit_id"] = json!(entry);
+    Ok(Json(report).into_response())
 }

@@ -126,6 +126,9 @@ pub struct Bus {
     pub delivery_limit: u32,
     /// Delay tiers of retries, in seconds, ascending (default 5, 30, 120, 600, 3600, 21600).
     pub retry_delays_secs: Vec<u64>,
+    /// Prefix of the queue, exchange and table names (default `lienthong`): gateways that
+    /// share a broker but not their work need different prefixes.
+    pub prefix: String,
 }
 
 impl Default for Bus {
@@ -136,6 +139,7 @@ impl Default for Bus {
             max_attempts: 12,
             delivery_limit: 10,
             retry_delays_secs: vec![5, 30, 120, 600, 3600, 21600],
+            prefix: "lienthong".into(),
         }
     }
 }
@@ -173,6 +177,14 @@ pub struct Dvcqg {
     /// Seconds the breaker stays open before one probe call (default 30).
     #[serde(default = "default_breaker_open_secs")]
     pub breaker_open_secs: u64,
+    /// Seconds the procedure catalogue (`LayDanhSachTTHC`, `LayThuTuc`) is kept before it
+    /// is fetched again (default 21 600: six hours).
+    #[serde(default = "default_catalogue_ttl_secs")]
+    pub catalogue_ttl_secs: u64,
+}
+
+fn default_catalogue_ttl_secs() -> u64 {
+    6 * 3600
 }
 
 fn default_breaker_failures() -> u32 {
@@ -432,6 +444,22 @@ impl Config {
                 redact(url),
             ));
         }
+        let prefix_ok = self.bus.prefix.len() <= 64
+            && self
+                .bus
+                .prefix
+                .starts_with(|c: char| c.is_ascii_lowercase())
+            && self.bus.prefix.chars().all(|c| {
+                c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')
+            });
+        if !prefix_ok {
+            f.push(err(
+                "bus.prefix".into(),
+                "not a usable name prefix",
+                "a lowercase letter then [a-z0-9._-], at most 64 characters",
+                self.bus.prefix.clone(),
+            ));
+        }
         if self.bus.max_attempts == 0 {
             f.push(err(
                 "bus.max_attempts".into(),
@@ -500,6 +528,14 @@ impl Config {
                         "the breaker would open without a failure",
                         "at least 1",
                         "0".into(),
+                    ));
+                }
+                if p.catalogue_ttl_secs < 60 {
+                    f.push(err(
+                        "dvcqg.catalogue_ttl_secs".into(),
+                        "the catalogue would be fetched again almost at once",
+                        "at least 60 seconds (default 21600)",
+                        p.catalogue_ttl_secs.to_string(),
                     ));
                 }
                 if p.breaker_open_secs == 0 {

@@ -1,11 +1,12 @@
 //! The running gateway: opens the journal and the bus named in the configuration, starts the
 //! outbox relay, the `dossier.sync` route, the portal submission routes (`portal.delivery`,
-//! `portal.status`) and the backpressure watch, and serves the ingest API, the portal
-//! receiver and pull API, `/health` and `/ready`, the admin API and `/metrics`. [`Gateway::stop`] shuts
-//! down in order: intake first, then the routes finish the deliveries in hand, then the bus
-//! and the journal close.
+//! `portal.status`), the refresh of the portal's procedure catalogue and the backpressure
+//! watch, and serves the ingest API, the portal receiver and pull API, `/health` and
+//! `/ready`, the admin API and `/metrics`. [`Gateway::stop`] shuts down in order: intake
+//! first, then the routes finish the deliveries in hand, then the bus and the journal close.
 
 use crate::auth::{TokenHash, Tokens};
+use crate::catalogue::Catalogue;
 use crate::config::{Config, redact};
 use crate::ingest::{Ingest, router};
 use crate::portal::{
@@ -186,6 +187,7 @@ impl Gateway {
             },
         };
         let mut bc = BusConfig::new(backend, standard_routes());
+        bc.prefix = config.bus.prefix.clone();
         bc.max_attempts = config.bus.max_attempts;
         bc.delivery_limit = config.bus.delivery_limit;
         bc.retry_delays = config
@@ -211,6 +213,7 @@ impl Gateway {
 
         // The sync route, when the portal is configured.
         let mut portal_client = None;
+        let mut ping_config = None;
         let sync = match &config.dvcqg {
             None => None,
             Some(p) => {
@@ -234,7 +237,14 @@ impl Gateway {
                     timeout_ms: p.timeout_ms,
                     ..ClientConfig::default()
                 };
+                ping_config = Some(cc.clone());
                 let client = DvcqgClient::new(cc).map_err(|e| StartError::Dvcqg(e.to_string()))?;
+                // The procedure catalogue, refreshed in the background.
+                let catalogue = Arc::new(Catalogue::new(
+                    client.clone(),
+                    Duration::from_secs(p.catalogue_ttl_secs),
+                ));
+                tasks.push(tokio::spawn(catalogue.clone().run(stopping.clone())));
                 let settings = SyncSettings {
                     mapping: MappingConfig {
                         procedure_map: config.mapping.procedure_map.clone(),
@@ -246,6 +256,7 @@ impl Gateway {
                         ..lienthong_workflow::BreakerConfig::default()
                     },
                     owner: node.clone(),
+                    catalogue: Some(catalogue),
                     ..SyncSettings::default()
                 };
                 portal_client = Some(client.clone());
@@ -349,6 +360,11 @@ impl Gateway {
             journal: journal.clone(),
             tokens: Tokens::from_config(config),
             maintenance: maintenance.clone(),
+            sync: sync.clone(),
+            partners: crate::partners::Partners {
+                dvcqg: ping_config,
+                sync: sync.clone(),
+            },
         });
         let scrape = Arc::new(crate::metrics::Scrape {
             bus: bus.clone(),

@@ -4,7 +4,10 @@
 //! the workflow decisions and the partner clients — and holds no wire format and no domain
 //! rule of its own:
 //! - [`admin`]: the admin API for operators (queues, parked messages, replay and discard,
-//!   maintenance mode, the audit log), every action audited before it is carried out;
+//!   maintenance mode, the audit log, the procedure catalogue, partner pings, resync), every
+//!   action audited before it is carried out;
+//! - [`catalogue`]: the portal's procedure catalogue, cached with a TTL, refreshed in the
+//!   background and served stale while the portal is down;
 //! - [`config`]: the TOML configuration with environment overrides for secrets, checked with
 //!   every mistake explained;
 //! - [`auth`]: client and operator tokens (stored hashed), scopes and roles;
@@ -15,20 +18,26 @@
 //! - [`metrics`]: `GET /metrics` in the Prometheus text format;
 //! - [`openapi`]: `GET /openapi.json`, the OpenAPI 3.1 description of the ingest and
 //!   submissions API;
+//! - [`partners`]: `GET /v1/admin/partners`, a ping of each configured partner;
 //! - [`portal`]: portal submissions — the receiver the national portal pushes citizens'
 //!   dossiers to, the pull API and the signed webhook that bring them to the provincial
 //!   systems, and the route that reports their statuses back (`DongBoTrangThaiHoSo`);
 //! - [`relay`]: hands the journal's outbox work items to the bus;
+//! - [`resync`]: compares the journal's view of a dossier with the portal's copy and
+//!   repairs the journal's beliefs (`POST /v1/admin/dossiers/{code}/resync`);
 //! - [`sync`]: the `dossier.sync` route, which reconciles the national portal (DVCQG) towards
 //!   the journal's state.
 
 pub mod admin;
 pub mod auth;
+pub mod catalogue;
 pub mod config;
 pub mod gateway;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;
+pub mod partners;
 pub mod portal;
 pub mod relay;
+pub mod resync;
 pub mod sync;

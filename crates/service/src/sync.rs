@@ -32,6 +32,7 @@
 //! Deliveries are spread over lanes by a stable hash of the dossier code, so one node
 //! handles one dossier's items one at a time; several nodes are kept apart by the claim.
 
+use crate::catalogue::Catalogue;
 use crate::relay::stopped;
 use jiff::{SignedDuration, Timestamp};
 use lienthong_bus::{Bus, BusError, Delivery, RetryOutcome};
@@ -82,6 +83,8 @@ pub struct SyncSettings {
     pub prefetch: u16,
     /// Plans per delivery at most (a dossier that keeps changing is retried after that).
     pub max_plans: u32,
+    /// The portal's procedure catalogue, for procedure names and fields a dossier lacks.
+    pub catalogue: Option<Arc<Catalogue>>,
 }
 
 impl Default for SyncSettings {
@@ -97,6 +100,7 @@ impl Default for SyncSettings {
             lanes: 8,
             prefetch: 4,
             max_plans: 16,
+            catalogue: None,
         }
     }
 }
@@ -186,6 +190,7 @@ pub struct SyncRoute {
     lanes: usize,
     prefetch: u16,
     max_plans: u32,
+    catalogue: Option<Arc<Catalogue>>,
 }
 
 impl std::fmt::Debug for SyncRoute {
@@ -333,7 +338,64 @@ impl SyncRoute {
             lanes: settings.lanes,
             prefetch: settings.prefetch,
             max_plans: settings.max_plans,
+            catalogue: settings.catalogue,
         })
+    }
+
+    /// The client of the portal (shared with the admin API's lookups).
+    pub fn client(&self) -> &DvcqgClient {
+        &self.client
+    }
+
+    /// The procedure catalogue, when one is kept.
+    pub fn catalogue(&self) -> Option<&Arc<Catalogue>> {
+        self.catalogue.as_ref()
+    }
+
+    /// Maps a stored dossier body to the DVCQG item the route would send, procedure names
+    /// and fields the dossier lacks filled from the catalogue. The error names the paths
+    /// at fault (never their values).
+    pub async fn map_dossier(&self, body_kind: &str, body: &[u8]) -> Result<DossierItem, String> {
+        if body_kind != BODY_DOSSIER {
+            return Err(format!(
+                "stored body of kind {body_kind:?} is not a provincial dossier"
+            ));
+        }
+        let mut findings = Vec::new();
+        let dossier = serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|value| lienthong_provincial::read::read_dossier(&value, &mut findings));
+        let Some(mut dossier) = dossier.filter(|_| !has_errors(&findings)) else {
+            return Err(format!(
+                "stored dossier body does not read (errors at {})",
+                error_paths(&findings)
+            ));
+        };
+        if let Some(c) = &self.catalogue {
+            let portal_code = self
+                .mapping
+                .procedure_map
+                .get(&dossier.procedure.code)
+                .unwrap_or(&dossier.procedure.code)
+                .clone();
+            if c.fill(&mut dossier, &portal_code).await {
+                tracing::debug!(dossier = %dossier.code, partner = PARTNER,
+                    procedure = %portal_code, "procedure name or field filled from the catalogue");
+            }
+        }
+        let (item, findings) = dossier_to_dvcqg(&dossier, &self.mapping);
+        if has_errors(&findings) {
+            return Err(format!(
+                "DVCQG mapping refused the dossier (errors at {})",
+                error_paths(&findings)
+            ));
+        }
+        if !findings.is_empty() {
+            tracing::info!(dossier = %dossier.code, partner = PARTNER,
+                warnings = %findings.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", "),
+                "dossier mapped with warnings");
+        }
+        Ok(item)
     }
 
     /// Where the portal's breaker stands.
@@ -559,7 +621,7 @@ impl SyncRoute {
         attempt: u32,
         seed: u64,
     ) -> Flow {
-        let request = match self.prepare(code, call, claimed) {
+        let request = match self.prepare(call, claimed).await {
             Ok(r) => r,
             Err(Unprepared::Missing(why)) => {
                 return Flow::Settle(Settlement::Retry {
@@ -662,12 +724,7 @@ impl SyncRoute {
     }
 
     /// Maps the stored bodies the call needs to DVCQG items.
-    fn prepare(
-        &self,
-        code: &str,
-        call: &Call,
-        claimed: &ClaimedPlan,
-    ) -> Result<Request, Unprepared> {
+    async fn prepare(&self, call: &Call, claimed: &ClaimedPlan) -> Result<Request, Unprepared> {
         match call {
             Call::Dossier { version, mode } => {
                 let Some(v) = claimed.version.as_ref().filter(|v| v.version == *version) else {
@@ -675,36 +732,10 @@ impl SyncRoute {
                         "journal holds no body for version {version} under the claim"
                     )));
                 };
-                if v.body_kind != BODY_DOSSIER {
-                    return Err(Unprepared::Refused(format!(
-                        "stored body of kind {:?} is not a provincial dossier",
-                        v.body_kind
-                    )));
-                }
-                let mut findings = Vec::new();
-                let dossier = serde_json::from_slice::<serde_json::Value>(&v.body)
-                    .ok()
-                    .and_then(|value| {
-                        lienthong_provincial::read::read_dossier(&value, &mut findings)
-                    });
-                let Some(dossier) = dossier.filter(|_| !has_errors(&findings)) else {
-                    return Err(Unprepared::Refused(format!(
-                        "stored dossier body does not read (errors at {})",
-                        error_paths(&findings)
-                    )));
-                };
-                let (item, findings) = dossier_to_dvcqg(&dossier, &self.mapping);
-                if has_errors(&findings) {
-                    return Err(Unprepared::Refused(format!(
-                        "DVCQG mapping refused the dossier (errors at {})",
-                        error_paths(&findings)
-                    )));
-                }
-                if !findings.is_empty() {
-                    tracing::info!(dossier = %code, partner = PARTNER,
-                        warnings = %findings.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", "),
-                        "dossier mapped with warnings");
-                }
+                let item = self
+                    .map_dossier(&v.body_kind, &v.body)
+                    .await
+                    .map_err(Unprepared::Refused)?;
                 Ok(Request::Dossier {
                     item: Box::new(item),
                     update: *mode == DossierMode::Update,

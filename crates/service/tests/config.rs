@@ -218,3 +218,21 @@ secret_env = "HOOK_SECRET"
     assert_eq!(p.receiver_path, "/v1/portal/dossiers");
     assert_eq!(p.webhook_timeout_secs, 10);
 }
+
+#[test]
+fn catalogue_ttl_and_bus_prefix_are_checked() {
+    let c = Config::parse(MINIMAL, "test.toml", &env_with_secrets).expect("parses");
+    let p = c.dvcqg.as_ref().expect("dvcqg");
+    assert_eq!(p.catalogue_ttl_secs, 6 * 3600, "six hours by default");
+    assert_eq!(c.bus.prefix, "lienthong");
+    let text = MINIMAL.replace(
+        "madonvi = \"000.00.00.H41\"",
+        "madonvi = \"000.00.00.H41\"\ncatalogue_ttl_secs = 5",
+    ) + "\n[bus]\nprefix = \"Bad Prefix\"\n";
+    let found = check(&text, &env_with_secrets);
+    assert!(
+        found.iter().any(|f| f.contains("dvcqg.catalogue_ttl_secs")),
+        "{found:?}"
+    );
+    assert!(found.iter().any(|f| f.contains("bus.prefix")), "{found:?}");
+}

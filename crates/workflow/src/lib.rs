@@ -9,6 +9,8 @@
 //!   park for a human (`dvcqg.md` §11).
 //! * [`breaker`] — a circuit breaker per partner, so work items stop spending attempts
 //!   while a partner is down.
+//! * [`resync`] — what to repair when the portal's copy of a dossier no longer matches
+//!   what the journal believes it acknowledged (`lienthong resync`).
 //! * [`status`] — the status reduction for dossiers submitted on the portal itself
 //!   (`DongBoTrangThaiHoSo`, `dvcqg.md` §8).
 //!
@@ -32,11 +34,13 @@
 
 pub mod breaker;
 pub mod outcome;
+pub mod resync;
 pub mod status;
 pub mod sync;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker, Health, Permit};
 pub use outcome::{CallResult, Decision, Reason, RetryPolicy, decide};
+pub use resync::{Forget, PortalCopy, Resync, ResyncView, decide_resync};
 pub use status::{ReducedStatus, plan_report, reduce, report_due};
 pub use sync::{
     Call, DossierMode, DossierSync, MAX_STEPS_PER_CALL, Record, StepSync, SyncPlan, Waiting, plan,
