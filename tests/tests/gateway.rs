@@ -53,6 +53,8 @@ struct Harness {
     http: reqwest::Client,
     dir: std::path::PathBuf,
     pg_schema: Option<(String, String)>,
+    /// RabbitMQ URL and queue prefix of the remote variant: its topology is deleted at the end.
+    amqp_topology: Option<(String, String)>,
     /// The unit the generated dossiers belong to (the client's unit).
     unit: String,
 }
@@ -113,8 +115,9 @@ impl Harness {
         let sim_config = DvcqgConfig::default();
         let account = sim_config.accounts[0].clone();
         let (sim_addr, sim, _task) = spawn_dvcqg(sim_config).await.expect("simulator");
-        let (backends, pg_schema) = match parts {
-            Parts::Embedded => (String::new(), None),
+        let prefix = format!("lte2e{}", tag.replace('-', "x"));
+        let (backends, pg_schema, amqp_topology) = match parts {
+            Parts::Embedded => (String::new(), None, None),
             Parts::Remote { amqp, pg } => {
                 let schema = format!("e2e_gw_{}", tag.replace('-', "_"));
                 pg_exec(&pg, format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;
@@ -124,10 +127,10 @@ impl Harness {
                 (
                     format!(
                         "[journal]\nurl = \"{journal}\"\n\n[bus]\namqp_url = \"{amqp}\"\n\
-                         prefix = \"lte2e{}\"\nretry_delays_secs = [1, 2, 5]\n",
-                        tag.replace('-', "x")
+                         prefix = \"{prefix}\"\nretry_delays_secs = [1, 2, 5]\n"
                     ),
                     Some((pg, schema)),
+                    Some((amqp, prefix)),
                 )
             }
         };
@@ -215,12 +218,28 @@ role = "admin"
                 .expect("client"),
             dir,
             pg_schema,
+            amqp_topology,
             unit,
         }
     }
 
     async fn stop(self) {
         self.gateway.stop().await;
+        if let Some((url, prefix)) = self.amqp_topology {
+            let mut c = lienthong_bus::BusConfig::new(
+                lienthong_bus::Backend::Amqp {
+                    url,
+                    store_url: String::new(),
+                },
+                lienthong_bus::standard_routes(),
+            );
+            c.prefix = prefix;
+            // The delay tiers of the configuration above (`retry_delays_secs`).
+            c.retry_delays = [1, 2, 5].map(Duration::from_secs).to_vec();
+            lienthong_bus::amqp::delete_topology(&c)
+                .await
+                .expect("delete the test's topology");
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
         if let Some((pg, schema)) = self.pg_schema {
             pg_exec(&pg, format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await;

@@ -12,15 +12,60 @@ use std::time::Duration;
 /// Where the gateway is and who is asking.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GatewayArgs {
-    /// The gateway's API.
-    #[arg(long, default_value = "http://127.0.0.1:8700")]
-    pub url: String,
+    /// The gateway's API (default: LIENTHONG_URL, else the `gateway.listen` address of
+    /// --config, else http://127.0.0.1:8700).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The gateway's configuration file, for the default --url (default: LIENTHONG_CONFIG).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
     /// An operator token (default: the environment variable LIENTHONG_TOKEN).
     #[arg(long)]
     pub token: Option<String>,
     /// Output: a table for people, JSON for scripts.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// The gateway's URL: `--url`, else `LIENTHONG_URL`, else the listen address of the
+/// configuration (`--config` or `LIENTHONG_CONFIG`; an unspecified address means this host),
+/// else the default listen address.
+fn base_url(g: &GatewayArgs) -> Result<String, Failure> {
+    if let Some(u) = g
+        .url
+        .clone()
+        .or_else(|| std::env::var("LIENTHONG_URL").ok())
+    {
+        return Ok(u);
+    }
+    let config = g
+        .config
+        .clone()
+        .or_else(|| std::env::var_os("LIENTHONG_CONFIG").map(Into::into));
+    let Some(path) = config else {
+        return Ok("http://127.0.0.1:8700".to_owned());
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let c = lienthong_service::config::Config::load(&path, &env).map_err(|e| {
+        Failure(
+            Outcome::Unreadable,
+            format!(
+                "cannot read the gateway configuration {}: {e}",
+                path.display()
+            ),
+        )
+    })?;
+    Ok(listen_url(&c.gateway.listen))
+}
+
+/// `http://` URL of a listen address; `0.0.0.0` / `[::]` (every interface) become loopback.
+fn listen_url(listen: &str) -> String {
+    let addr = match listen.rsplit_once(':') {
+        Some(("0.0.0.0", port)) => format!("127.0.0.1:{port}"),
+        Some(("[::]", port)) => format!("[::1]:{port}"),
+        _ => listen.to_owned(),
+    };
+    format!("http://{addr}")
 }
 
 /// Output formats.
@@ -194,7 +239,7 @@ impl Api {
             .build()
             .map_err(|e| Failure(Outcome::Unreadable, format!("cannot build a client: {e}")))?;
         Ok(Api {
-            base: g.url.trim_end_matches('/').to_owned(),
+            base: base_url(g)?.trim_end_matches('/').to_owned(),
             token: token.trim().to_owned(),
             http,
         })
@@ -759,4 +804,17 @@ pub fn catalogue(a: &CatalogueArgs) -> Outcome {
         );
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_url;
+
+    #[test]
+    fn listen_addresses_become_urls() {
+        assert_eq!(listen_url("127.0.0.1:8700"), "http://127.0.0.1:8700");
+        assert_eq!(listen_url("0.0.0.0:9000"), "http://127.0.0.1:9000");
+        assert_eq!(listen_url("[::]:9000"), "http://[::1]:9000");
+        assert_eq!(listen_url("gw.internal:80"), "http://gw.internal:80");
+    }
 }

@@ -54,6 +54,8 @@ struct Harness {
     dir: PathBuf,
     journal: Journal,
     bus: Bus,
+    /// Its topology is deleted at the end (RabbitMQ).
+    bus_config: BusConfig,
     sim: DvcqgSim,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -137,7 +139,7 @@ impl Harness {
             Duration::from_millis(200),
             Duration::from_millis(500),
         ];
-        let bus = Bus::open(bc).await.expect("bus");
+        let bus = Bus::open(bc.clone()).await.expect("bus");
         let (addr, sim, _task) = spawn_dvcqg(DvcqgConfig::default())
             .await
             .expect("simulator");
@@ -179,6 +181,7 @@ impl Harness {
             dir,
             journal,
             bus,
+            bus_config: bc,
             sim,
             stop,
             tasks,
@@ -192,6 +195,11 @@ impl Harness {
             t.await.expect("task");
         }
         self.bus.close().await;
+        if matches!(self.bus_config.backend, lienthong_bus::Backend::Amqp { .. }) {
+            lienthong_bus::amqp::delete_topology(&self.bus_config)
+                .await
+                .expect("delete the test's topology");
+        }
         self.journal.close().await;
         let _ = std::fs::remove_dir_all(&self.dir);
         if let Some((pg, schema)) = self.pg_schema {
