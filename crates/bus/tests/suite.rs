@@ -510,11 +510,14 @@ async fn per_key_order(e: Env) {
     let mut batch = Vec::new();
     for seq in 0..per_key {
         for k in 0..keys {
-            batch.push(msg(
-                &format!("k{k}-{seq}"),
-                &format!("key-{k}"),
-                &seq.to_string(),
-            ));
+            // Every 7th body is above the claim-check threshold: claim-checked and inline
+            // messages interleave in the batch and keep their order.
+            let body = if (seq * keys + k) % 7 == 0 {
+                format!("{seq:<2000}")
+            } else {
+                seq.to_string()
+            };
+            batch.push(msg(&format!("k{k}-{seq}"), &format!("key-{k}"), &body));
         }
     }
     e.bus.publish_batch(batch).await.expect("publish batch");
@@ -524,6 +527,7 @@ async fn per_key_order(e: Env) {
         let d = next(&mut c).await;
         let seq: i64 = std::str::from_utf8(&d.message.body)
             .expect("utf8")
+            .trim_end()
             .parse()
             .expect("seq");
         let prev = last.insert(d.message.key.clone(), seq).unwrap_or(-1);

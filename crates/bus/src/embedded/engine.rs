@@ -545,9 +545,18 @@ impl Engine {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(op_err("begin a queue transaction"))?;
+        // Plain acks are gathered into a few DELETEs; everything else in order. (A delivery is
+        // settled once, so no other request of the batch touches an acked row.)
+        let mut acked = Vec::new();
         for w in writes {
-            apply(&self.ctx, &mut tx, w).await?;
+            match w {
+                Request::Ack {
+                    seq, claim: None, ..
+                } => acked.push(*seq),
+                _ => apply(&self.ctx, &mut tx, w).await?,
+            }
         }
+        delete_acked(&self.ctx.sql, &mut tx, &acked).await?;
         let lease_at = now_us();
         let pending = if dispatch {
             // The settlements of this batch free their room before leasing (the in-memory
@@ -689,35 +698,106 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 /// Applies one write request inside the open transaction.
+/// Rows per multi-row INSERT (10 parameters each: 500 parameters a statement).
+const INSERT_CHUNK: usize = 50;
+
+/// Acks per `DELETE … WHERE seq IN (…)`.
+const ACK_CHUNK: usize = 500;
+
+/// Inserts publish rows in one statement (nothing for none). A claim-checked row's body is in
+/// the blob store already.
+async fn insert_rows(
+    sql: &QueueSql,
+    conn: &mut SqliteConnection,
+    rows: &[&NewRow],
+    now: i64,
+) -> Result<(), BusError> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let mut text = format!(
+        "INSERT INTO {} (id, route, partition, key, headers, body, claim, body_size, attempt, \
+         first_error, last_error, partner_code, available_at, deliveries, leased) VALUES ",
+        sql.table
+    );
+    for i in 0..rows.len() {
+        if i > 0 {
+            text.push_str(", ");
+        }
+        text.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, 0, 0)");
+    }
+    let mut q = sqlx::query(AssertSqlSafe(text));
+    for r in rows {
+        let m = &r.message;
+        q = q
+            .bind(m.id.as_str())
+            .bind(m.route.as_str())
+            .bind(i64::from(r.partition))
+            .bind(m.key.as_str())
+            .bind(r.headers.as_str())
+            .bind(r.claim.is_none().then_some(&m.body[..]))
+            .bind(r.claim.as_deref())
+            .bind(i64::try_from(m.body.len()).unwrap_or(i64::MAX))
+            .bind(1_i64)
+            .bind(now);
+    }
+    q.execute(&mut *conn).await.map_err(op_err(format_args!(
+        "queue {} message(s) of {} from {}",
+        rows.len(),
+        first.message.route,
+        first.message.id
+    )))?;
+    Ok(())
+}
+
+/// Deletes acknowledged rows (without claim-check bodies), [`ACK_CHUNK`] per statement.
+async fn delete_acked(
+    sql: &QueueSql,
+    conn: &mut SqliteConnection,
+    seqs: &[i64],
+) -> Result<(), BusError> {
+    for chunk in seqs.chunks(ACK_CHUNK) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let text = format!("DELETE FROM {} WHERE seq IN ({marks})", sql.table);
+        let mut q = sqlx::query(AssertSqlSafe(text));
+        for seq in chunk {
+            q = q.bind(*seq);
+        }
+        q.execute(&mut *conn)
+            .await
+            .map_err(op_err(format_args!("ack {} deliveries", chunk.len())))?;
+    }
+    Ok(())
+}
+
 async fn apply(ctx: &Ctx, conn: &mut SqliteConnection, w: &Request) -> Result<(), BusError> {
     let sql = &ctx.sql;
     match w {
         Request::Publish { rows, .. } => {
             let now = now_us();
+            // Consecutive rows with inline bodies go in multi-row INSERTs (one statement, one
+            // round trip to SQLite's worker thread, for up to INSERT_CHUNK rows); a claim-checked
+            // row is inserted alone after its blob. Rows keep their order, so their sequence
+            // numbers (the delivery order) are those of the batch.
+            let mut inline: Vec<&NewRow> = Vec::new();
             for r in rows {
-                let m = &r.message;
-                let body = match &r.claim {
-                    Some(claim) => {
-                        ctx.store.put_blob_on(conn, claim, &m.body).await?;
-                        None
+                match &r.claim {
+                    None => {
+                        inline.push(r);
+                        if inline.len() == INSERT_CHUNK {
+                            insert_rows(sql, conn, &inline, now).await?;
+                            inline.clear();
+                        }
                     }
-                    None => Some(&m.body[..]),
-                };
-                sqlx::query(AssertSqlSafe(sql.insert.as_str()))
-                    .bind(m.id.as_str())
-                    .bind(m.route.as_str())
-                    .bind(i64::from(r.partition))
-                    .bind(m.key.as_str())
-                    .bind(r.headers.as_str())
-                    .bind(body)
-                    .bind(r.claim.as_deref())
-                    .bind(i64::try_from(m.body.len()).unwrap_or(i64::MAX))
-                    .bind(1_i64)
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(op_err(format_args!("queue message {}/{}", m.route, m.id)))?;
+                    Some(claim) => {
+                        insert_rows(sql, conn, &inline, now).await?;
+                        inline.clear();
+                        ctx.store.put_blob_on(conn, claim, &r.message.body).await?;
+                        insert_rows(sql, conn, &[r], now).await?;
+                    }
+                }
             }
+            insert_rows(sql, conn, &inline, now).await?;
         }
         Request::Ack { seq, claim, .. } => {
             sqlx::query(AssertSqlSafe(sql.ack.as_str()))
