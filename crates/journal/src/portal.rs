@@ -217,6 +217,32 @@ impl Journal {
         rows.iter().map(|r| self.submission_of(r, reveal)).collect()
     }
 
+    /// Submissions for an operator's overview, newest first, at most `limit`: only those not
+    /// delivered yet when `undelivered`, only those of `unit` when given. Bodies are masked.
+    pub async fn recent_submissions(
+        &self,
+        unit: Option<&str>,
+        undelivered: bool,
+        limit: u32,
+    ) -> Result<Vec<Submission>> {
+        let mut sql = format!("SELECT {COLUMNS} FROM portal_submission WHERE 1 = 1");
+        if undelivered {
+            sql.push_str(" AND delivered_at IS NULL");
+        }
+        if unit.is_some() {
+            sql.push_str(" AND unit_code = $2");
+        }
+        sql.push_str(" ORDER BY received_at DESC, code DESC LIMIT $1");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(limit));
+        if let Some(u) = unit {
+            q = q.bind(u.to_owned());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| self.submission_of(r, Reveal::Masked))
+            .collect()
+    }
+
     /// The provincial system took the submission (`via` `pull` or `webhook`, `to` the
     /// client). Only the first delivery is recorded; `false` when it was delivered before
     /// or is unknown.

@@ -1,4 +1,4 @@
-//! `lienthong queues|parked|maintenance|audit|resync|partners|catalogue`: an operator's commands against a running
+//! `lienthong queues|parked|maintenance|audit|resync|partners|catalogue|submissions`: an operator's commands against a running
 //! gateway's admin API (`/v1/admin/…`). Wiring only: an HTTP client, tables for people and
 //! JSON (`--format json`) for scripts; the gateway decides and audits.
 //!
@@ -206,6 +206,22 @@ pub enum PartnersCommand {
 /// `lienthong catalogue`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CatalogueArgs {
+    #[command(flatten)]
+    gateway: GatewayArgs,
+}
+
+/// `lienthong submissions`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SubmissionsArgs {
+    /// Only those the provincial system has not taken yet.
+    #[arg(long)]
+    undelivered: bool,
+    /// Only those of this unit.
+    #[arg(long)]
+    unit: Option<String>,
+    /// At most this many (newest first).
+    #[arg(long, default_value_t = 100)]
+    limit: u32,
     #[command(flatten)]
     gateway: GatewayArgs,
 }
@@ -802,6 +818,61 @@ pub fn catalogue(a: &CatalogueArgs) -> Outcome {
             cell(&v["fetched_at"]),
             cell(&v["ttl_secs"])
         );
+        Ok(())
+    })
+}
+
+/// `lienthong submissions`.
+pub fn submissions(a: &SubmissionsArgs) -> Outcome {
+    run(async {
+        let api = Api::new(&a.gateway)?;
+        let mut query = vec![("limit", a.limit.to_string())];
+        if a.undelivered {
+            query.push(("undelivered", "true".into()));
+        }
+        if let Some(u) = &a.unit {
+            query.push(("unit", u.clone()));
+        }
+        let v = api.get("/v1/admin/submissions", &query).await?;
+        if a.gateway.format == Format::Json {
+            print_json(&v);
+            return Ok(());
+        }
+        let rows: Vec<Vec<String>> = items(&v, "submissions")
+            .iter()
+            .map(|s| {
+                let delivered = if s["delivered_at"].is_null() {
+                    format!("waiting {} s", cell(&s["waiting_secs"]))
+                } else {
+                    format!(
+                        "{} via {} to {}",
+                        cell(&s["delivered_at"]),
+                        cell(&s["delivered_via"]),
+                        cell(&s["delivered_to"])
+                    )
+                };
+                vec![
+                    cell(&s["code"]),
+                    cell(&s["unit"]),
+                    cell(&s["procedure"]),
+                    cell(&s["received_at"]),
+                    delivered,
+                    cell(&s["status_reported"]),
+                ]
+            })
+            .collect();
+        table(
+            &[
+                "CODE",
+                "UNIT",
+                "PROCEDURE",
+                "RECEIVED",
+                "DELIVERED",
+                "STATUS REPORTED",
+            ],
+            &rows,
+        );
+        println!("{} submission(s)", rows.len());
         Ok(())
     })
 }

@@ -176,6 +176,9 @@ enum Command {
     Partners(admin_cmd::PartnersCommand),
     /// The portal's procedure catalogue as a running gateway caches it.
     Catalogue(admin_cmd::CatalogueArgs),
+    /// Dossiers citizens submitted on the national portal, and whether the provincial system
+    /// took them (a running gateway's view; no personal data).
+    Submissions(admin_cmd::SubmissionsArgs),
 }
 
 /// Rows of the report.
@@ -430,6 +433,7 @@ fn main() -> ExitCode {
         Command::Resync(a) => admin_cmd::resync(&a),
         Command::Partners(c) => admin_cmd::partners(&c),
         Command::Catalogue(a) => admin_cmd::catalogue(&a),
+        Command::Submissions(a) => admin_cmd::submissions(&a),
         Command::Token(TokenCommand::New) => service_cmd::token_new(),
         Command::Token(TokenCommand::Hash) => service_cmd::token_hash(),
         Command::Journal { command, journal } => match command {

@@ -81,6 +81,7 @@ pub fn router(state: Arc<Admin>) -> Router {
         .route("/v1/admin/maintenance", post(maintenance))
         .route("/v1/admin/audit", get(audit))
         .route("/v1/admin/catalogue", get(catalogue))
+        .route("/v1/admin/submissions", get(submissions))
         .route("/v1/admin/partners", get(partners))
         .route("/v1/admin/dossiers/{code}/resync", post(resync))
         .with_state(state)
@@ -456,6 +457,56 @@ async fn audit(
         .await
         .map_err(|e| journal_failure(&e))?;
     Ok(Json(json!({ "audit": log })).into_response())
+}
+
+/// Query of `GET /v1/admin/submissions`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmissionsQuery {
+    /// Only those the provincial system has not taken yet.
+    #[serde(default)]
+    undelivered: bool,
+    /// Only those of this unit.
+    unit: Option<String>,
+    limit: Option<u32>,
+}
+
+/// Portal submissions, newest first: what arrived from the national portal and whether the
+/// provincial system took it (no bodies: they hold personal data).
+async fn submissions(
+    State(st): State<Arc<Admin>>,
+    headers: HeaderMap,
+    query: Result<Query<SubmissionsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    operator(&st, &headers, Role::Viewer)?;
+    let Query(q) = query.map_err(|e| bad_request(e.body_text()))?;
+    let list = st
+        .journal
+        .recent_submissions(
+            q.unit.as_deref(),
+            q.undelivered,
+            q.limit.unwrap_or(100).clamp(1, 1000),
+        )
+        .await
+        .map_err(|e| journal_failure(&e))?;
+    let now = Timestamp::now();
+    let rows: Vec<_> = list
+        .iter()
+        .map(|s| {
+            json!({
+                "code": s.code,
+                "unit": s.unit_code,
+                "procedure": s.procedure_code,
+                "received_at": s.received_at.to_string(),
+                "waiting_secs": s.delivered_at.is_none().then(|| now.duration_since(s.received_at).as_secs()),
+                "delivered_at": s.delivered_at.map(|t| t.to_string()),
+                "delivered_to": s.delivered_to,
+                "delivered_via": s.delivered_via,
+                "status_reported": s.status_reported.map(|st| st.name()),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "submissions": rows })).into_response())
 }
 
 async fn catalogue(State(st): State<Arc<Admin>>, headers: HeaderMap) -> Answer {

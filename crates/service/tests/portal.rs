@@ -44,6 +44,7 @@ const RECEIVER: &str = "/v1/portal/dossiers";
 const PORTAL_TOKEN: &str = "lt_portal_push_token_for_tests";
 /// Pulls for unit 000.00.12.H41.
 const PULLER: &str = "lt_puller_token";
+const VIEWER: &str = "lt_viewer_operator";
 /// Serves 000.00.99.H41 only.
 const OTHER: &str = "lt_other_unit_token";
 const PULL_UNIT: &str = "000.00.12.H41";
@@ -874,6 +875,10 @@ units = ["{PULL_UNIT}"]
 name = "hooked"
 token_sha256 = "{hooked}"
 units = ["{HOOK_UNIT}"]
+[[operators]]
+name = "vien"
+token_sha256 = "{viewer}"
+role = "viewer"
 [portal]
 receiver_token_sha256 = "{portal}"
 [[portal.webhooks]]
@@ -888,6 +893,7 @@ secret_env = "HOOK_SECRET"
         puller = TokenHash::of(PULLER),
         hooked = TokenHash::of("lt_hooked_client"),
         portal = TokenHash::of(PORTAL_TOKEN),
+        viewer = TokenHash::of(VIEWER),
     );
     let password = account.password.clone();
     let env = move |name: &str| match name {
@@ -917,6 +923,28 @@ secret_env = "HOOK_SECRET"
     let pulled = item["MaHoSo"].as_str().expect("code").to_owned();
     assert_eq!(api.push(&item).await.0, 200);
     assert_eq!(api.listed(PULLER).await, std::slice::from_ref(&pulled));
+    // The operator's view: waiting, no body; a client token is not an operator's.
+    let overview = async |query: &str| {
+        let (s, v) = api
+            .call(
+                "GET",
+                &format!("/v1/admin/submissions{query}"),
+                VIEWER,
+                None,
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+        v["submissions"].as_array().cloned().unwrap_or_default()
+    };
+    let waiting = overview("?undelivered=true").await;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(waiting[0]["code"], pulled.as_str());
+    assert_eq!(waiting[0]["unit"], PULL_UNIT);
+    assert!(waiting[0]["delivered_at"].is_null());
+    assert!(waiting[0]["waiting_secs"].is_u64());
+    assert!(waiting[0].get("body").is_none(), "no personal data");
+    let (s, _) = api.call("GET", "/v1/admin/submissions", PULLER, None).await;
+    assert!(s == 401 || s == 403, "a client token got {s}");
     let (s, v) = api
         .call(
             "POST",
@@ -927,6 +955,17 @@ secret_env = "HOOK_SECRET"
         .await;
     assert_eq!((s, v["result"].as_str()), (200, Some("acknowledged")));
     assert!(api.listed(PULLER).await.is_empty());
+    assert!(overview("?undelivered=true").await.is_empty());
+    let all = overview(&format!("?unit={PULL_UNIT}")).await;
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(
+        (
+            all[0]["delivered_via"].as_str(),
+            all[0]["delivered_to"].as_str()
+        ),
+        (Some("pull"), Some("motcua"))
+    );
+    assert!(overview("?unit=000.00.99.H41").await.is_empty());
 
     // Pushed to the webhook.
     let item = citizen_dossier(HOOK_UNIT, 12);
