@@ -1,7 +1,8 @@
 //! `lienthong demo` end to end: simulators, a gateway on the embedded backends, generated
 //! dossiers through the ingest API, a portal outage in the middle. At the end every accepted
 //! dossier that could be sent is at the portal: nothing waits, nothing is retrying, nothing is
-//! parked, and the invalid submissions were refused.
+//! parked, and the invalid submissions were refused; citizens' dossiers submitted on the portal
+//! reached the gateway and were all taken by the province.
 
 use lienthong_e2e::lienthong;
 
@@ -33,6 +34,7 @@ fn demo_drains_everything_through_an_outage() {
     assert!(stdout.contains("the national portal goes down"), "{stdout}");
     // [secs] sent V versions + S steps: A accepted, R refused (invalid), O other |
     // portal: D dossiers (I inserts, U updates), P steps | bus: W waiting, T retrying, K parked
+    // | citizens on the portal: C submitted, E taken by the province
     let n = last_summary(&stdout);
     let [
         _,
@@ -48,6 +50,8 @@ fn demo_drains_everything_through_an_outage() {
         waiting,
         retrying,
         parked,
+        submitted,
+        taken,
     ] = n[..]
     else {
         panic!("unexpected summary {n:?} in:\n{stdout}")
@@ -62,4 +66,10 @@ fn demo_drains_everything_through_an_outage() {
     assert!(dossiers > 10 && portal_steps > 10, "{stdout}");
     assert_eq!(inserts, dossiers, "one insert per dossier: {stdout}");
     assert_eq!((waiting, retrying, parked), (0, 0, 0), "{stdout}");
+    assert!(submitted > 0, "citizens' dossiers reached the gateway: {stdout}");
+    // The last submissions may arrive after the province's last pull.
+    assert!(
+        taken > 0 && taken <= submitted && submitted - taken <= 2,
+        "the province took what citizens submitted: {stdout}"
+    );
 }

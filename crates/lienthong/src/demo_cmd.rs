@@ -1,7 +1,8 @@
 //! `lienthong demo`: the national portal and axis simulators and a gateway on the embedded
 //! backends (or RabbitMQ + PostgreSQL), fed with generated dossiers and progress through the
-//! ingest API — some invalid, some sent out of order, a portal outage in the middle — with a
-//! live summary. Wiring only: simulators, gateway and generator come from the library crates.
+//! ingest API — some invalid, some sent out of order, a portal outage in the middle — and
+//! with citizens' dossiers submitted on the national portal, pushed to the gateway and taken
+//! by the province through the pull API, with a live summary. Wiring only: simulators, gateway and generator come from the library crates.
 
 use anyhow::Context;
 use lienthong_provincial::generate::Generator;
@@ -37,7 +38,14 @@ struct Counters {
     accepted: AtomicU64,
     refused: AtomicU64,
     other: AtomicU64,
+    /// Citizens' portal submissions the gateway accepted from the portal.
+    submitted: AtomicU64,
+    /// Of these, the ones the province pulled and acknowledged.
+    taken: AtomicU64,
 }
+
+/// Citizens' dossiers the portal pushes every two seconds.
+const CITIZEN_BATCH: usize = 2;
 
 /// Runs the demo; exit code 0 when it ran (its summary says what happened).
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -56,7 +64,18 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
 
-    let dvcqg_config = DvcqgConfig::default();
+    // The portal pushes citizens' dossiers to the gateway, so it must know the gateway's
+    // address before either starts: a free port, taken again by the gateway right after.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .context("cannot find a free port for the gateway")?
+        .port();
+    let portal_token = new_token()?;
+    let dvcqg_config = DvcqgConfig {
+        receiver_url: Some(format!("http://127.0.0.1:{port}/v1/portal/dossiers")),
+        receiver_token: Some(portal_token.token.clone()),
+        ..DvcqgConfig::default()
+    };
     let account = dvcqg_config
         .accounts
         .first()
@@ -84,7 +103,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let toml = format!(
         r#"
 [gateway]
-listen = "127.0.0.1:0"
+listen = "127.0.0.1:{port}"
 data_dir = "{data}"
 node_name = "demo"
 
@@ -111,10 +130,14 @@ name = "UBND tỉnh Nghệ An"
 name = "demo-motcua"
 token_sha256 = "{hash}"
 units = ["*"]
+
+[portal]
+receiver_token_sha256 = "{portal_hash}"
 "#,
         data = dir.display(),
         user = account.username,
         hash = client.hash,
+        portal_hash = portal_token.hash,
     );
     let password = account.password.clone();
     let env = move |name: &str| match name {
@@ -159,10 +182,17 @@ units = ["*"]
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / u64::from(args.rate.max(1))));
     let mut report = tokio::time::interval(Duration::from_secs(2));
     let mut n: u64 = 0;
+    let mut citizen_seed = args.seed;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
-            _ = report.tick() => print_summary(&counters, &sim, &gateway, started).await,
+            _ = report.tick() => {
+                print_summary(&counters, &sim, &gateway, started).await;
+                citizen_seed += 1;
+                let (c, h, a, s) = (counters.clone(), http.clone(), api.clone(), sim.clone());
+                let token = client.token.clone();
+                tokio::spawn(async move { citizens(&s, citizen_seed, &h, &a, &token, &c).await });
+            }
             _ = tick.tick() => {
                 if end.is_some_and(|e| Instant::now() >= e) { break; }
                 if !outage_done && started.elapsed() >= outage_at {
@@ -185,6 +215,51 @@ units = ["*"]
     gateway.stop().await;
     println!("Data of this run: {}", dir.display());
     Ok(())
+}
+
+/// Citizens submit dossiers on the portal, which pushes them to the gateway; the province
+/// then takes what is waiting through the pull API and acknowledges it.
+async fn citizens(
+    sim: &lienthong_sandbox::dvcqg::DvcqgSim,
+    seed: u64,
+    http: &reqwest::Client,
+    api: &str,
+    token: &str,
+    c: &Counters,
+) {
+    if let Ok(items) = sim.generate_citizen_dossiers(CITIZEN_BATCH, seed)
+        && let Ok(pushes) = sim.push_citizen_dossiers(items).await
+    {
+        let ok = pushes.iter().filter(|p| p.delivered).count() as u64;
+        c.submitted.fetch_add(ok, Ordering::Relaxed);
+    }
+    let listed = http
+        .get(format!("{api}/v1/submissions?limit=100"))
+        .bearer_auth(token)
+        .send()
+        .await;
+    let Ok(listed) = listed else { return };
+    let Ok(v) = listed.json::<serde_json::Value>().await else {
+        return;
+    };
+    for s in v["submissions"].as_array().into_iter().flatten() {
+        let Some(code) = s["code"].as_str() else {
+            continue;
+        };
+        let answer = match http
+            .post(format!("{api}/v1/submissions/{code}/ack"))
+            .bearer_auth(token)
+            .send()
+            .await
+        {
+            Ok(r) => r.json::<serde_json::Value>().await.unwrap_or_default(),
+            Err(_) => continue,
+        };
+        // Counted once: a repeated ack answers "already_delivered".
+        if answer["result"] == "acknowledged" {
+            c.taken.fetch_add(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Posts one story: its versions (every 7th story out of order), some refused on purpose,
@@ -250,7 +325,8 @@ async fn print_summary(
     let parked: u64 = queues.iter().map(|q| q.parked).sum();
     println!(
         "[{:>4}s] sent {} versions + {} steps: {} accepted, {} refused (invalid), {} other | \
-         portal: {} dossiers ({} inserts, {} updates), {} steps | bus: {} waiting, {} retrying, {} parked",
+         portal: {} dossiers ({} inserts, {} updates), {} steps | bus: {} waiting, {} retrying, {} parked \
+         | citizens on the portal: {} submitted, {} taken by the province",
         started.elapsed().as_secs(),
         c.versions.load(Ordering::Relaxed),
         c.steps.load(Ordering::Relaxed),
@@ -264,5 +340,7 @@ async fn print_summary(
         waiting,
         retrying,
         parked,
+        c.submitted.load(Ordering::Relaxed),
+        c.taken.load(Ordering::Relaxed),
     );
 }
