@@ -66,7 +66,10 @@ fn demo_drains_everything_through_an_outage() {
     assert!(dossiers > 10 && portal_steps > 10, "{stdout}");
     assert_eq!(inserts, dossiers, "one insert per dossier: {stdout}");
     assert_eq!((waiting, retrying, parked), (0, 0, 0), "{stdout}");
-    assert!(submitted > 0, "citizens' dossiers reached the gateway: {stdout}");
+    assert!(
+        submitted > 0,
+        "citizens' dossiers reached the gateway: {stdout}"
+    );
     // The last submissions may arrive after the province's last pull.
     assert!(
         taken > 0 && taken <= submitted && submitted - taken <= 2,

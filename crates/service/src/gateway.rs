@@ -297,10 +297,14 @@ impl Gateway {
                     }
                 }));
                 if let Some(client) = portal_client.take() {
-                    let route = Arc::new(
+                    let mut route =
                         StatusRoute::new(journal.clone(), client, StatusSettings::default())
-                            .map_err(|e| StartError::Portal(e.to_string()))?,
-                    );
+                            .map_err(|e| StartError::Portal(e.to_string()))?;
+                    // One breaker per partner: the sync route's.
+                    if let Some(sync) = &sync {
+                        route = route.with_breaker(sync.breaker());
+                    }
+                    let route = Arc::new(route);
                     let (b, s) = (bus.clone(), stopping.clone());
                     tasks.push(tokio::spawn(async move {
                         if let Err(e) = route.run(&b, s).await {

@@ -32,6 +32,7 @@
 
 use crate::auth::{Principal, TokenHash, Tokens};
 use crate::relay::stopped;
+use crate::sync::{SharedBreaker, lock_breaker};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -49,6 +50,7 @@ use lienthong_dvcqg::wire::DossierItem;
 use lienthong_journal::messages::{Direction, MessageRecord, Outcome};
 use lienthong_journal::portal::{IncomingSubmission, Submission, SubmissionRecorded};
 use lienthong_journal::{Journal, JournalError, Reveal};
+use lienthong_workflow::breaker::{Health, Permit, deferred};
 use lienthong_workflow::{Call, CallResult, Decision, RetryPolicy, decide, plan_report, reduce};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -524,6 +526,9 @@ pub enum Settled {
     Retry(String),
     /// Parked for an operator.
     Parked(String),
+    /// Not tried (the partner's circuit breaker is open): again after the delay, no attempt
+    /// counted.
+    Postponed(String),
 }
 
 async fn settle(
@@ -548,6 +553,11 @@ async fn settle(
             Ok(_) => Ok(()),
             Err(e) => Err(e),
         },
+        Settled::Postponed(reason) => {
+            tracing::info!(dossier = %code, route, message = %id, reason = %reason,
+                "work item postponed");
+            delivery.postpone(delay).await.map(|_| ())
+        }
         Settled::Parked(reason) => {
             tracing::warn!(dossier = %code, route, message = %id, reason = %reason,
                 "work item parked");
@@ -851,6 +861,8 @@ pub struct StatusRoute {
     journal: Journal,
     client: DvcqgClient,
     settings: StatusSettings,
+    /// The portal's circuit breaker, shared with the sync route (one per partner).
+    breaker: Option<SharedBreaker>,
 }
 
 /// Reports sent per delivery at most (the status may change while one is sent).
@@ -874,7 +886,16 @@ impl StatusRoute {
             journal,
             client,
             settings,
+            breaker: None,
         })
+    }
+
+    /// Asks `breaker` (the portal's, shared with the sync route) before every report and
+    /// tells it the outcome: while the portal is presumed down, reports are postponed
+    /// without spending attempts.
+    pub fn with_breaker(mut self, breaker: SharedBreaker) -> Self {
+        self.breaker = Some(breaker);
+        self
     }
 
     /// Consumes `portal.status` until `shutdown` turns `true`; the delivery in hand is
@@ -951,6 +972,16 @@ impl StatusRoute {
                 &status.text,
                 status.at.unwrap_or(now),
             );
+            if let Some(b) = &self.breaker
+                && let Permit::Deny { retry_at } = lock_breaker(b).allow(now)
+            {
+                let Decision::Postpone { delay, reason } = deferred(PARTNER, retry_at, now) else {
+                    return (Settled::Retry("breaker open".into()), backoff());
+                };
+                tracing::info!(dossier = %code, partner = PARTNER, %retry_at,
+                    "portal presumed down; status report postponed");
+                return (Settled::Postponed(reason.message), delay);
+            }
             let started = std::time::Instant::now();
             let result = self.client.sync_status(std::slice::from_ref(&item)).await;
             let failure = result.as_ref().err().map(|e| e.to_failure());
@@ -967,6 +998,9 @@ impl StatusRoute {
                     accepted_steps: 0,
                 },
             };
+            if let Some(b) = &self.breaker {
+                lock_breaker(b).record(Timestamp::now(), Health::of(&call_result));
+            }
             let decision = decide(&call, &call_result, attempt, policy, seed);
             let reported = decision.record().status_reported;
             if let Some(s) = reported

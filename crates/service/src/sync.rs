@@ -178,12 +178,21 @@ pub enum Handled {
     },
 }
 
+/// A partner's circuit breaker shared by the routes that call it.
+pub type SharedBreaker = Arc<Mutex<CircuitBreaker>>;
+
+/// Locks a shared breaker. The breaker is a plain value: a panic elsewhere cannot leave it
+/// half-written, so a poisoned lock is used as it is.
+pub fn lock_breaker(b: &SharedBreaker) -> MutexGuard<'_, CircuitBreaker> {
+    b.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The `dossier.sync` route. See the [module documentation](self).
 pub struct SyncRoute {
     journal: Journal,
     client: DvcqgClient,
     mapping: MappingConfig,
-    breaker: Mutex<CircuitBreaker>,
+    breaker: SharedBreaker,
     policy: RetryPolicy,
     owner: String,
     lease: SignedDuration,
@@ -331,7 +340,7 @@ impl SyncRoute {
             journal,
             client,
             mapping: settings.mapping,
-            breaker: Mutex::new(CircuitBreaker::new(settings.breaker)),
+            breaker: Arc::new(Mutex::new(CircuitBreaker::new(settings.breaker))),
             policy: settings.policy,
             owner: settings.owner,
             lease: settings.lease,
@@ -404,8 +413,13 @@ impl SyncRoute {
     }
 
     fn lock_breaker(&self) -> MutexGuard<'_, CircuitBreaker> {
-        // The breaker is a plain value: a panic elsewhere cannot leave it half-written.
-        self.breaker.lock().unwrap_or_else(|e| e.into_inner())
+        lock_breaker(&self.breaker)
+    }
+
+    /// The portal's circuit breaker, for the other routes that call the portal (one breaker
+    /// per partner: a portal that is down is down for every call).
+    pub fn breaker(&self) -> SharedBreaker {
+        Arc::clone(&self.breaker)
     }
 
     /// Consumes `dossier.sync` until `shutdown` turns `true` (or its sender is dropped).

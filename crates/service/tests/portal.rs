@@ -28,7 +28,9 @@ use lienthong_service::portal::{
     TIMESTAMP_HEADER, WebhookTarget, router as portal_router, verify,
 };
 use lienthong_service::relay::{RelayConfig, run_relay};
-use lienthong_workflow::{RetryPolicy, plan_report, reduce};
+use lienthong_service::sync::{SharedBreaker, lock_breaker};
+use lienthong_workflow::breaker::Health;
+use lienthong_workflow::{BreakerConfig, CircuitBreaker, RetryPolicy, plan_report, reduce};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -142,6 +144,8 @@ struct Harness {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     pg_schema: Option<(String, String)>,
+    /// The portal's breaker the status route asks (one failure opens it for 2 s).
+    breaker: SharedBreaker,
 }
 
 async fn pg_exec(base: &str, sql: String) {
@@ -327,6 +331,12 @@ impl Harness {
             )
             .expect("delivery route"),
         );
+        let breaker: SharedBreaker = Arc::new(Mutex::new(CircuitBreaker::new(BreakerConfig {
+            failure_threshold: 1,
+            window: Duration::from_secs(60),
+            cool_down: Duration::from_secs(2),
+            probe_timeout: Duration::from_secs(10),
+        })));
         let status = Arc::new(
             StatusRoute::new(
                 journal.clone(),
@@ -336,7 +346,8 @@ impl Harness {
                     prefetch: 4,
                 },
             )
-            .expect("status route"),
+            .expect("status route")
+            .with_breaker(breaker.clone()),
         );
         let (stop, rx) = watch::channel(false);
         let relay = RelayConfig {
@@ -373,6 +384,7 @@ impl Harness {
             stop,
             tasks,
             pg_schema,
+            breaker,
         }
     }
 
@@ -783,11 +795,50 @@ async fn statuses_go_back(h: &Harness) {
     assert_eq!(sub.status_reported, Some(Finished));
 }
 
+/// While the portal's breaker is open (one failure of another route opened it), a status
+/// report waits, costs no attempt and parks nothing; after the cool-down it is sent once.
+async fn reports_wait_while_the_breaker_is_open(h: &Harness) {
+    let item = citizen_dossier(PULL_UNIT, 7);
+    let code = item["MaHoSo"].as_str().expect("code").to_owned();
+    assert_eq!(h.api.push(&item).await.0, 200);
+    lock_breaker(&h.breaker).record(Timestamp::now(), Health::Failure);
+    let (version, _) = province_reports(&code, PULL_UNIT, &[DossierStatus::Accepted]);
+    let (s, v) = h
+        .api
+        .call("POST", "/v1/dossiers", PULLER, Some(dossier_json(&version)))
+        .await;
+    assert_eq!(s, 202, "{v}");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(
+        h.api.reported(&code).await.is_empty(),
+        "nothing is sent while the breaker is open"
+    );
+    eventually("the status reported after the cool-down", || async {
+        h.api.reported(&code).await.len() == 1
+    })
+    .await;
+    eventually("the status route is idle", || async {
+        h.bus.depth("portal.status").await.expect("depth") == 0
+    })
+    .await;
+    assert_eq!(h.api.reported(&code).await.len(), 1, "sent once");
+    let parked = h
+        .bus
+        .parked(&ParkedFilter::default())
+        .await
+        .expect("parked");
+    assert!(
+        parked.iter().all(|p| p.route != "portal.status"),
+        "{parked:?}"
+    );
+}
+
 async fn life(h: &Harness) {
     pull_and_ack(h).await;
     webhook_with_retries(h).await;
     bad_dossiers_are_refused(h).await;
     statuses_go_back(h).await;
+    reports_wait_while_the_breaker_is_open(h).await;
     let per_route: BTreeMap<String, u64> = [
         (
             "portal.delivery",
