@@ -45,6 +45,9 @@ enum Parts {
     Remote { amqp: String, pg: String },
 }
 
+/// The gateway's bus delay tiers (also needed to delete its RabbitMQ topology).
+const RETRY_DELAYS_SECS: [u64; 3] = [1, 2, 5];
+
 struct Harness {
     gateway: Gateway,
     url: String,
@@ -127,7 +130,7 @@ impl Harness {
                 (
                     format!(
                         "[journal]\nurl = \"{journal}\"\n\n[bus]\namqp_url = \"{amqp}\"\n\
-                         prefix = \"{prefix}\"\nretry_delays_secs = [1, 2, 5]\n"
+                         prefix = \"{prefix}\"\nretry_delays_secs = {RETRY_DELAYS_SECS:?}\n"
                     ),
                     Some((pg, schema)),
                     Some((amqp, prefix)),
@@ -135,7 +138,7 @@ impl Harness {
             }
         };
         let bus_section = if backends.is_empty() {
-            "[bus]\nretry_delays_secs = [1, 2, 5]\n".to_owned()
+            format!("[bus]\nretry_delays_secs = {RETRY_DELAYS_SECS:?}\n")
         } else {
             backends
         };
@@ -234,8 +237,8 @@ role = "admin"
                 lienthong_bus::standard_routes(),
             );
             c.prefix = prefix;
-            // The delay tiers of the configuration above (`retry_delays_secs`).
-            c.retry_delays = [1, 2, 5].map(Duration::from_secs).to_vec();
+            // The delay tiers of the configuration (`retry_delays_secs`).
+            c.retry_delays = RETRY_DELAYS_SECS.map(Duration::from_secs).to_vec();
             lienthong_bus::amqp::delete_topology(&c)
                 .await
                 .expect("delete the test's topology");

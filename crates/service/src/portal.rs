@@ -50,7 +50,7 @@ use lienthong_dvcqg::wire::DossierItem;
 use lienthong_journal::messages::{Direction, MessageRecord, Outcome};
 use lienthong_journal::portal::{IncomingSubmission, Submission, SubmissionRecorded};
 use lienthong_journal::{Journal, JournalError, Reveal};
-use lienthong_workflow::breaker::{Health, Permit, deferred};
+use lienthong_workflow::breaker::{Health, Permit, deferral};
 use lienthong_workflow::{Call, CallResult, Decision, RetryPolicy, decide, plan_report, reduce};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -975,9 +975,7 @@ impl StatusRoute {
             if let Some(b) = &self.breaker
                 && let Permit::Deny { retry_at } = lock_breaker(b).allow(now)
             {
-                let Decision::Postpone { delay, reason } = deferred(PARTNER, retry_at, now) else {
-                    return (Settled::Retry("breaker open".into()), backoff());
-                };
+                let (delay, reason) = deferral(PARTNER, retry_at, now);
                 tracing::info!(dossier = %code, partner = PARTNER, %retry_at,
                     "portal presumed down; status report postponed");
                 return (Settled::Postponed(reason.message), delay);
@@ -1017,12 +1015,13 @@ impl StatusRoute {
                     tracing::info!(dossier = %code, partner = PARTNER, status = current.name(),
                         reported = %item.TrangThai, "status reported to the portal");
                 }
-                // `decide` never postpones (only a breaker does); treated like a retry.
-                Decision::RetryAfter { delay, reason, .. }
-                | Decision::Postpone { delay, reason } => {
+                Decision::RetryAfter { delay, reason, .. } => {
                     tracing::warn!(dossier = %code, partner = PARTNER, reason = %reason.message,
                         "status report failed; retrying later");
                     return (Settled::Retry(reason.message), delay);
+                }
+                Decision::Postpone { delay, reason } => {
+                    return (Settled::Postponed(reason.message), delay);
                 }
                 Decision::Park { reason, .. } => {
                     return (Settled::Parked(reason.message), backoff());

@@ -273,11 +273,18 @@ fn add(t: Timestamp, d: Duration) -> Timestamp {
 /// The decision for a work item whose partner's breaker said [`Permit::Deny`]: come back
 /// at `retry_at`, nothing recorded, no attempt counted (the item was not tried).
 pub fn deferred(partner: &str, retry_at: Timestamp, now: Timestamp) -> Decision {
+    let (delay, reason) = deferral(partner, retry_at, now);
+    Decision::Postpone { delay, reason }
+}
+
+/// How long a work item held back by `partner`'s open breaker waits (until `retry_at`), and
+/// why: the parts of [`deferred`], for a route that settles without a [`Decision`].
+pub fn deferral(partner: &str, retry_at: Timestamp, now: Timestamp) -> (Duration, Reason) {
     let delay = Duration::try_from(now.duration_until(retry_at)).unwrap_or(Duration::ZERO);
-    Decision::Postpone {
+    (
         delay,
-        reason: Reason::new(format!("{partner}: circuit open, partner presumed down")),
-    }
+        Reason::new(format!("{partner}: circuit open, partner presumed down")),
+    )
 }
 
 #[cfg(test)]

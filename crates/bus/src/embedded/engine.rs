@@ -109,7 +109,11 @@ pub(super) fn queue_table(prefix: &str) -> String {
 /// The statements on the queue table.
 struct QueueSql {
     table: String,
+    /// One row (`$1`…`$10`: id, route, partition, key, headers, body, claim, body size,
+    /// attempt, available at).
     insert: String,
+    /// `INSERT INTO … VALUES ` without rows, for multi-row inserts of the same columns.
+    insert_head: String,
     next: String,
     ack: String,
     retry: String,
@@ -122,15 +126,23 @@ struct QueueSql {
     get_blob: String,
 }
 
+/// The head of an insert into the queue table `q`: the columns every new row sets.
+fn insert_head(q: &str) -> String {
+    format!(
+        "INSERT INTO {q} (id, route, partition, key, headers, body, claim, body_size, attempt, \
+         first_error, last_error, partner_code, available_at, deliveries, leased) VALUES "
+    )
+}
+
 impl QueueSql {
     fn new(prefix: &str, blobs: &str) -> QueueSql {
         let q = queue_table(prefix);
         QueueSql {
             insert: format!(
-                "INSERT INTO {q} (id, route, partition, key, headers, body, claim, body_size, \
-                 attempt, first_error, last_error, partner_code, available_at, deliveries, \
-                 leased) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, NULL, $10, 0, 0)"
+                "{}($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, NULL, $10, 0, 0)",
+                insert_head(&q)
             ),
+            insert_head: insert_head(&q),
             next: format!(
                 "SELECT seq, id, key, headers, body, claim, attempt, first_error, last_error, \
                  deliveries FROM {q} WHERE route = $1 AND partition = $2 AND leased = 0 \
@@ -715,11 +727,7 @@ async fn insert_rows(
     let Some(first) = rows.first() else {
         return Ok(());
     };
-    let mut text = format!(
-        "INSERT INTO {} (id, route, partition, key, headers, body, claim, body_size, attempt, \
-         first_error, last_error, partner_code, available_at, deliveries, leased) VALUES ",
-        sql.table
-    );
+    let mut text = sql.insert_head.clone();
     for i in 0..rows.len() {
         if i > 0 {
             text.push_str(", ");
