@@ -6,12 +6,15 @@
 //!   the input until someone decodes it.
 //! * [`write`] — a strict writer whose layout is byte-faithful to the official SDK's
 //!   serializer (§2.3, §12); [`normalize`] re-serialises what was read.
+//! * [`compose`] — composition of new outgoing documents and statuses: the policies of
+//!   §12 (ids, trace header, codes, zipped attachments, refusals) applied before writing.
 //! * [`validate`] — business checks of a read message (required fields, codes, dates,
 //!   attachments), producing findings of the same shape.
 //!
 //! Reading never panics on any input; it refuses only what is not an edXML message at all.
 
 pub mod attachment;
+pub mod compose;
 pub mod message;
 pub mod names;
 pub mod read;
@@ -20,6 +23,10 @@ pub mod validate;
 pub mod write;
 
 pub use attachment::{AttachmentDigest, Base64Content, DecodeError, UnzipError};
+pub use compose::{
+    ComposeError, Composed, NewAttachment, NewBusiness, NewEdoc, NewStatus, compose_edoc,
+    compose_status,
+};
 pub use lienthong_model::{Finding, Severity};
 pub use message::{EdocMessage, EncodedAttachment, Message, Reference, Signature, StatusMessage};
 pub use read::{Parsed, ReadError, read};
