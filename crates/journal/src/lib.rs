@@ -14,6 +14,13 @@
 //!   data encrypted at rest ([`crypto`]), search, a dossier timeline, purge in small batches.
 //! * **Portal submissions** ([`portal`]): dossiers citizens submitted on the national portal,
 //!   their delivery to the provincial system and the last status reported back.
+//! * **Documents over the axis** ([`edocs`]): edXML documents and status messages sent to
+//!   and received from the national document exchange axis (VDXP), each with its work item;
+//!   a durable send intent so a crash never sends a document twice unnoticed; statuses
+//!   correlated with the documents they are about; delivery to the document system; named
+//!   leases for a single active poller across nodes.
+//! * **Agency directory** ([`agencies`]): the axis's agencies, merged from its lists, and
+//!   their old codes (from the axis and from configuration) resolved to current ones.
 //! * **Audit log** ([`audit`]): every state-changing operator action — who, what, when,
 //!   why.
 //! * **Statistics** ([`stats`]): the centre's report per period, agency and department
@@ -25,8 +32,10 @@
 //! `migrations/postgres`), embedded at compile time without a database, and a test keeps
 //! the two schemas equivalent ([`schema`]).
 
+pub mod agencies;
 pub mod audit;
 pub mod crypto;
+pub mod edocs;
 mod error;
 pub mod idempotency;
 pub mod messages;
@@ -65,6 +74,11 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
         "portal",
         include_str!("../migrations/sqlite/0003_portal.sql"),
     ),
+    (
+        4,
+        "edocs",
+        include_str!("../migrations/sqlite/0004_edocs.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (
@@ -81,6 +95,11 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "portal",
         include_str!("../migrations/postgres/0003_portal.sql"),
+    ),
+    (
+        4,
+        "edocs",
+        include_str!("../migrations/postgres/0004_edocs.sql"),
     ),
 ];
 
