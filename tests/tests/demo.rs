@@ -2,7 +2,9 @@
 //! dossiers through the ingest API, a portal outage in the middle. At the end every accepted
 //! dossier that could be sent is at the portal: nothing waits, nothing is retrying, nothing is
 //! parked, and the invalid submissions were refused; citizens' dossiers submitted on the portal
-//! reached the gateway and were all taken by the province.
+//! reached the gateway and were all taken by the province; documents went over the axis to a
+//! second gateway (the Government Office) and their statuses came back, and the Office's
+//! documents reached the province.
 
 use lienthong_e2e::lienthong;
 
@@ -74,5 +76,47 @@ fn demo_drains_everything_through_an_outage() {
     assert!(
         taken > 0 && taken <= submitted && submitted - taken <= 2,
         "the province took what citizens submitted: {stdout}"
+    );
+    // documents: S sent to the Government Office; statuses back: A arrived (01), C accepted
+    // (03), H in handling (05), F finished (06), R refused (02) | O received from the Office,
+    // T taken by the province's clerk
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().starts_with("documents:"))
+        .unwrap_or_else(|| panic!("no documents line in:\n{stdout}"));
+    let d: Vec<u64> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().expect("number"))
+        .collect();
+    // The numbers of the line: S, A, 01, C, 03, H, 05, F, 06, R, 02, O, T.
+    let [
+        sent,
+        arrived,
+        _,
+        accepted_03,
+        _,
+        _,
+        _,
+        finished,
+        _,
+        _,
+        _,
+        from_office,
+        taken_docs,
+    ] = d[..]
+    else {
+        panic!("unexpected documents line {d:?}: {line}")
+    };
+    assert!(sent > 3, "documents went to the Office: {line}");
+    assert!(
+        arrived > 0 && accepted_03 > 0 && finished > 0,
+        "their statuses came back: {line}"
+    );
+    assert!(arrived <= sent, "{line}");
+    assert!(
+        from_office > 0 && taken_docs > 0 && taken_docs <= from_office,
+        "the province took the Office's documents: {line}"
     );
 }

@@ -33,7 +33,7 @@ const ADMIN: &str = "lt_e2e_admin";
 const KEY_HEX: &str = "2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a2a";
 const OTHER_UNIT: &str = "000.00.99.H41";
 /// A route no component consumes yet: messages parked there stay parked.
-const IDLE_ROUTE: &str = "document.outbound";
+const IDLE_ROUTE: &str = "status.inbound";
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 

@@ -2,7 +2,7 @@
 //! one `edoc` row per message, both directions, both kinds.
 //!
 //! * **Sending.** [`Journal::record_outgoing`] keeps the .edxml as submitted (encrypted
-//!   whole when [`crate::PersonalData::encrypt_opaque`] is set) and writes its `edoc.send`
+//!   whole when [`crate::PersonalData::encrypt_opaque`] is set) and writes its `document.outbound`
 //!   work item (keyed by the edoc's id) in the same transaction; a dedup key seen before
 //!   changes nothing. The send route calls [`Journal::begin_send`], which records the intent
 //!   to send durably *before* the route calls `sendEdoc`: after a crash between the call and
@@ -12,7 +12,7 @@
 //!   [`Journal::mark_edoc_parked`] stops retrying; [`Journal::requeue_edoc`] is the
 //!   operator's resend.
 //! * **Receiving.** [`Journal::record_incoming`] keeps what the poller fetched (once per
-//!   axis docId) with its `edoc.deliver` work item, and correlates a status with the
+//!   axis docId) with its `document.inbound` work item, and correlates a status with the
 //!   document of ours it is about (updating that document's last status) and a revocation,
 //!   update or replacement with the document we received before. The poller tells the axis
 //!   ([`Journal::mark_axis_done`]); after a crash it finds what it stored before with
@@ -34,10 +34,10 @@ use sqlx::{Any, Row, Transaction};
 
 /// Kind of the work item "send this edoc (document or status) to the axis"; its key (the
 /// outbox's `dossier_code`) is the edoc's id.
-pub const KIND_EDOC_SEND: &str = "edoc.send";
+pub const KIND_EDOC_SEND: &str = "document.outbound";
 /// Kind of the work item "deliver this received edoc to the document system"; its key is the
 /// edoc's id.
-pub const KIND_EDOC_DELIVER: &str = "edoc.deliver";
+pub const KIND_EDOC_DELIVER: &str = "document.inbound";
 
 /// State of an outgoing edoc waiting to be sent.
 pub const STATE_QUEUED: &str = "queued";
@@ -146,7 +146,7 @@ pub struct OutgoingEdoc<'a> {
 /// What recording an outgoing edoc did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutRecorded {
-    /// New: recorded (state `queued`) with its `edoc.send` work item.
+    /// New: recorded (state `queued`) with its `document.outbound` work item.
     New {
         /// The work item's id.
         work_item: i64,
@@ -225,7 +225,7 @@ pub struct RelatedEdoc {
 /// What recording an incoming edoc did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InRecorded {
-    /// New: recorded (state `received`) with its `edoc.deliver` work item.
+    /// New: recorded (state `received`) with its `document.inbound` work item.
     New {
         /// The earlier edoc it is about, when one was found.
         related: Option<RelatedEdoc>,
@@ -469,7 +469,7 @@ impl Journal {
         rows.iter().map(|r| self.edoc_of(r, body)).collect()
     }
 
-    /// Records an edoc to send (state `queued`) and its `edoc.send` work item (keyed by the
+    /// Records an edoc to send (state `queued`) and its `document.outbound` work item (keyed by the
     /// id) in one transaction. A dedup key recorded before changes nothing
     /// ([`OutRecorded::Duplicate`]); an id already used under another dedup key is refused.
     pub async fn record_outgoing(&self, e: &OutgoingEdoc<'_>) -> Result<OutRecorded> {
@@ -636,7 +636,7 @@ impl Journal {
 
     /// An operator's resend of an outgoing edoc not sent yet: state `queued`, no last error,
     /// the send intent forgotten when `forget_intent` (the operator checked that the axis
-    /// did not take it), and a new `edoc.send` work item in the same transaction (its id
+    /// did not take it), and a new `document.outbound` work item in the same transaction (its id
     /// returned). `None` (nothing changed) when the edoc is unknown or already sent.
     pub async fn requeue_edoc(
         &self,
@@ -672,7 +672,7 @@ impl Journal {
         Ok(Some(work_item))
     }
 
-    /// Records an edoc fetched from the axis (state `received`) and its `edoc.deliver` work
+    /// Records an edoc fetched from the axis (state `received`) and its `document.inbound` work
     /// item (keyed by the id) in one transaction; an axis docId recorded before changes
     /// nothing. In the same transaction:
     ///

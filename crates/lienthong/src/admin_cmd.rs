@@ -226,6 +226,68 @@ pub struct SubmissionsArgs {
     gateway: GatewayArgs,
 }
 
+/// `lienthong edocs …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum EdocsCommand {
+    /// Documents and statuses exchanged over the axis, newest first (no bodies).
+    List {
+        /// `in` (received) or `out` (sent).
+        #[arg(long)]
+        direction: Option<String>,
+        /// `edoc` or `status`.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only in this state (queued, sending, sent, parked, received).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only those linked to this dossier.
+        #[arg(long)]
+        dossier: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+    /// One message with every message about the same document.
+    Show {
+        /// The gateway's id (`out-…` or `in-…`).
+        id: String,
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+    /// Queue a parked or failed outgoing message again (operator; audited). Refused for a
+    /// message the axis took.
+    Resend {
+        /// The gateway's id (`out-…`).
+        id: String,
+        /// You checked with the recipient that an interrupted send did not arrive: send
+        /// without asking the axis first.
+        #[arg(long)]
+        not_sent: bool,
+        /// Why (recorded in the audit log).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+}
+
+/// `lienthong agencies …`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AgenciesCommand {
+    /// Search the agency directory synced from the axis by code, old code or name.
+    Search {
+        /// Part of a code or a name.
+        text: String,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        gateway: GatewayArgs,
+    },
+}
+
 /// Why a command failed, and its exit code.
 struct Failure(Outcome, String);
 
@@ -873,6 +935,195 @@ pub fn submissions(a: &SubmissionsArgs) -> Outcome {
             &rows,
         );
         println!("{} submission(s)", rows.len());
+        Ok(())
+    })
+}
+
+fn edoc_rows(list: &[Value]) -> Vec<Vec<String>> {
+    list.iter()
+        .map(|e| {
+            vec![
+                cell(&e["id"]),
+                format!("{} {}", cell(&e["direction"]), cell(&e["kind"])),
+                cut(cell(&e["document_id"]), 48),
+                cell(&e["status_code"]),
+                cell(&e["from"]),
+                e["to"]
+                    .as_array()
+                    .map(|t| t.iter().map(cell).collect::<Vec<_>>().join(","))
+                    .unwrap_or_default(),
+                cell(&e["state"]),
+                cell(&e["last_status"]),
+                cell(&e["dossier_code"]),
+                cell(&e["created_at"]),
+            ]
+        })
+        .collect()
+}
+
+const EDOC_HEADERS: &[&str] = &[
+    "ID",
+    "KIND",
+    "DOCUMENT",
+    "STATUS",
+    "FROM",
+    "TO",
+    "STATE",
+    "LAST STATUS",
+    "DOSSIER",
+    "CREATED",
+];
+
+/// `lienthong edocs …`.
+pub fn edocs(c: &EdocsCommand) -> Outcome {
+    match c {
+        EdocsCommand::List {
+            direction,
+            kind,
+            state,
+            dossier,
+            limit,
+            gateway,
+        } => run(async {
+            let api = Api::new(gateway)?;
+            let mut query = vec![("limit", limit.to_string())];
+            for (k, v) in [
+                ("direction", direction),
+                ("kind", kind),
+                ("state", state),
+                ("dossier", dossier),
+            ] {
+                if let Some(v) = v {
+                    query.push((k, v.clone()));
+                }
+            }
+            let v = api.get("/v1/admin/edocs", &query).await?;
+            if gateway.format == Format::Json {
+                print_json(&v);
+                return Ok(());
+            }
+            let rows = edoc_rows(items(&v, "edocs"));
+            table(EDOC_HEADERS, &rows);
+            println!("{} message(s)", rows.len());
+            Ok(())
+        }),
+        EdocsCommand::Show { id, gateway } => run(async {
+            let api = Api::new(gateway)?;
+            let v = api
+                .get(&format!("/v1/admin/edocs/{}", segment(id)), &[])
+                .await?;
+            if gateway.format == Format::Json {
+                print_json(&v);
+                return Ok(());
+            }
+            for key in [
+                "id",
+                "direction",
+                "kind",
+                "action",
+                "document_id",
+                "code",
+                "subject",
+                "from",
+                "to",
+                "dossier_code",
+                "client",
+                "state",
+                "axis_doc_id",
+                "attempts",
+                "last_error",
+                "last_status",
+                "last_status_at",
+                "axis_ack",
+                "created_at",
+                "sent_at",
+                "delivered_at",
+                "delivered_to",
+                "delivered_via",
+            ] {
+                let value = match &v[key] {
+                    Value::Array(a) => a.iter().map(cell).collect::<Vec<_>>().join(", "),
+                    other => cell(other),
+                };
+                println!("{key:>15}: {value}");
+            }
+            println!();
+            println!("every message about this document:");
+            table(EDOC_HEADERS, &edoc_rows(items(&v, "history")));
+            Ok(())
+        }),
+        EdocsCommand::Resend {
+            id,
+            not_sent,
+            reason,
+            gateway,
+        } => run(async {
+            let api = Api::new(gateway)?;
+            let v = api
+                .post(
+                    &format!("/v1/admin/edocs/{}/resend", segment(id)),
+                    &serde_json::json!({ "reason": reason, "not_sent": not_sent }),
+                )
+                .await?;
+            if gateway.format == Format::Json {
+                print_json(&v);
+            } else {
+                println!(
+                    "{} queued again (work item {}, audit entry {})",
+                    cell(&v["id"]),
+                    cell(&v["work_item"]),
+                    cell(&v["audit_id"])
+                );
+            }
+            Ok(())
+        }),
+    }
+}
+
+/// `lienthong agencies …`.
+pub fn agencies(c: &AgenciesCommand) -> Outcome {
+    let AgenciesCommand::Search {
+        text,
+        limit,
+        gateway,
+    } = c;
+    run(async {
+        let api = Api::new(gateway)?;
+        let v = api
+            .get(
+                "/v1/admin/agencies",
+                &[("q", text.clone()), ("limit", limit.to_string())],
+            )
+            .await?;
+        if gateway.format == Format::Json {
+            print_json(&v);
+            return Ok(());
+        }
+        if let Some(from) = v["resolved"]["renamed_from"].as_str() {
+            println!("{from} is now {}", cell(&v["resolved"]["code"]));
+        }
+        let rows: Vec<Vec<String>> = items(&v, "agencies")
+            .iter()
+            .map(|a| {
+                vec![
+                    cell(&a["code"]),
+                    cut(cell(&a["name"]), 50),
+                    cell(&a["old_code"]),
+                    cell(&a["code102"]),
+                    cell(&a["center_code"]),
+                    if a["deleted"] == Value::Bool(true) {
+                        "deleted".into()
+                    } else {
+                        String::new()
+                    },
+                ]
+            })
+            .collect();
+        table(
+            &["CODE", "NAME", "OLD CODE", "CODE 102", "CENTRE", ""],
+            &rows,
+        );
+        println!("{} of {} agencies", rows.len(), cell(&v["total"]));
         Ok(())
     })
 }

@@ -2,7 +2,12 @@
 //! backends (or RabbitMQ + PostgreSQL), fed with generated dossiers and progress through the
 //! ingest API — some invalid, some sent out of order, a portal outage in the middle — and
 //! with citizens' dossiers submitted on the national portal, pushed to the gateway and taken
-//! by the province through the pull API, with a live summary. Wiring only: simulators, gateway and generator come from the library crates.
+//! by the province through the pull API, and with official documents exchanged over the
+//! axis simulator with a second gateway (the Government Office, `000.00.00.G22`): the
+//! province sends documents linked to its dossiers, the Office's clerk accepts, handles
+//! or refuses them, and the statuses come back as the dossiers' progress; the Office sends
+//! documents the province's clerk takes and accepts. A live summary shows it all. Wiring
+//! only: simulators, gateways and generator come from the library crates.
 
 use anyhow::Context;
 use lienthong_provincial::generate::Generator;
@@ -42,6 +47,43 @@ struct Counters {
     submitted: AtomicU64,
     /// Of these, the ones the province pulled and acknowledged.
     taken: AtomicU64,
+    /// Documents the province sent to the Government Office.
+    docs_sent: AtomicU64,
+    /// Documents the Government Office sent to the province.
+    docs_from_office: AtomicU64,
+    /// Of these, the ones the province's clerk took.
+    docs_taken: AtomicU64,
+}
+
+/// The own organisation block of a gateway (all eight children).
+fn organisation(code: &str, name: &str, address: &str) -> String {
+    format!(
+        r#"
+[[vdxp.organisations]]
+organ_id = "{code}"
+organization_in_charge = "{name}"
+organ_name = "{name}"
+organ_add = "{address}"
+email = "vanthu@example.gov.vn"
+telephone = "024 0000 0000"
+fax = "024 0000 0001"
+website = "example.gov.vn"
+"#
+    )
+}
+
+/// The province's documents system and the Office's, as the demo drives them.
+struct Clerks {
+    http: reqwest::Client,
+    /// The province's gateway and client token.
+    province: (String, String),
+    /// The Office's gateway and clerk token.
+    office: (String, String),
+    /// Dossier codes the province's gateway accepted (documents are linked to them).
+    dossiers: std::sync::Mutex<Vec<String>>,
+    /// Documents the Office received, with the last status it reported.
+    handling: std::sync::Mutex<Vec<(String, &'static str)>>,
+    counter: AtomicU64,
 }
 
 /// Citizens' dossiers the portal pushes every two seconds.
@@ -133,7 +175,18 @@ units = ["*"]
 
 [portal]
 receiver_token_sha256 = "{portal_hash}"
+
+[vdxp]
+base_url = "http://{vdxp_addr}"
+systemid = "lienthong"
+poll_interval_secs = 1
+{own}
 "#,
+        own = organisation(
+            "000.00.00.H41",
+            "UBND Tỉnh Nghệ An",
+            "Số 03 đường Trường Thi, TP Vinh, Nghệ An"
+        ),
         data = dir.display(),
         user = account.username,
         hash = client.hash,
@@ -143,10 +196,56 @@ receiver_token_sha256 = "{portal_hash}"
     let env = move |name: &str| match name {
         "LIENTHONG_DVCQG_PASSWORD" => Some(password.clone()),
         "LIENTHONG_JOURNAL_KEY" => Some(key_hex.clone()),
+        "LIENTHONG_VDXP_SECRET" => Some("lienthong-vdxp-secret".to_owned()),
         _ => None,
     };
     let config = Config::parse(&toml, "demo", &env)?;
     let gateway = Gateway::start(&config, &env).await?;
+
+    // The Government Office: a second gateway on the axis (embedded backends).
+    let office_token = new_token()?;
+    let office_dir = dir.join("office");
+    let office_toml = format!(
+        r#"
+[gateway]
+listen = "127.0.0.1:0"
+data_dir = "{data}"
+node_name = "demo-office"
+
+[bus]
+retry_delays_secs = [1, 2, 5, 10]
+
+[vdxp]
+base_url = "http://{vdxp_addr}"
+systemid = "peer"
+poll_interval_secs = 1
+{own}
+
+[[units]]
+code = "000.00.00.G22"
+name = "Văn phòng Chính phủ"
+
+[[clients]]
+name = "demo-vanthu-vpcp"
+token_sha256 = "{hash}"
+units = ["000.00.00.G22"]
+"#,
+        data = office_dir.display(),
+        own = organisation(
+            "000.00.00.G22",
+            "Văn phòng Chính phủ",
+            "Số 1 Hoàng Hoa Thám, Ba Đình, Hà Nội"
+        ),
+        hash = office_token.hash,
+    );
+    let office_key = key.token.trim_start_matches("lt_").to_string();
+    let office_env = move |name: &str| match name {
+        "LIENTHONG_JOURNAL_KEY" => Some(office_key.clone()),
+        "LIENTHONG_VDXP_SECRET" => Some("peer-secret".to_owned()),
+        _ => None,
+    };
+    let office_config = Config::parse(&office_toml, "demo-office", &office_env)?;
+    let office = Gateway::start(&office_config, &office_env).await?;
     let api = format!("http://{}", gateway.addr());
     println!("lienthong demo — cổng liên thông (bản trình diễn)");
     println!(
@@ -156,6 +255,10 @@ receiver_token_sha256 = "{portal_hash}"
     println!("  health           {api}/health");
     println!("  DVCQG simulator  http://{dvcqg_addr}   (admin API under /admin)");
     println!("  VDXP simulator   http://{vdxp_addr}");
+    println!(
+        "  second gateway   http://{}   (Văn phòng Chính phủ, 000.00.00.G22, on the axis)",
+        office.addr()
+    );
     println!(
         "  backends         bus {}, journal {}",
         gateway.bus().backend_name(),
@@ -172,6 +275,17 @@ receiver_token_sha256 = "{portal_hash}"
 
     let counters = Arc::new(Counters::default());
     let http = reqwest::Client::new();
+    let clerks = Arc::new(Clerks {
+        http: http.clone(),
+        province: (api.clone(), client.token.clone()),
+        office: (
+            format!("http://{}", office.addr()),
+            office_token.token.clone(),
+        ),
+        dossiers: std::sync::Mutex::new(Vec::new()),
+        handling: std::sync::Mutex::new(Vec::new()),
+        counter: AtomicU64::new(0),
+    });
     let started = Instant::now();
     let end = args.duration.map(|d| started + Duration::from_secs(d));
     let outage_at = args
@@ -188,6 +302,8 @@ receiver_token_sha256 = "{portal_hash}"
             _ = tokio::signal::ctrl_c() => break,
             _ = report.tick() => {
                 print_summary(&counters, &sim, &gateway, started).await;
+                let (c, k) = (counters.clone(), clerks.clone());
+                tokio::spawn(async move { k.documents(&c).await });
                 citizen_seed += 1;
                 let (c, h, a, s) = (counters.clone(), http.clone(), api.clone(), sim.clone());
                 let token = client.token.clone();
@@ -202,9 +318,9 @@ receiver_token_sha256 = "{portal_hash}"
                 }
                 n += 1;
                 let story = g.story();
-                let (c, h, a) = (counters.clone(), http.clone(), api.clone());
+                let (c, h, a, k) = (counters.clone(), http.clone(), api.clone(), clerks.clone());
                 let token = client.token.clone();
-                tokio::spawn(async move { feed(story, n, &h, &a, &token, &c).await });
+                tokio::spawn(async move { feed(story, n, &h, &a, &token, &c, &k).await });
             }
         }
     }
@@ -213,6 +329,7 @@ receiver_token_sha256 = "{portal_hash}"
     tokio::time::sleep(Duration::from_secs(3)).await;
     print_summary(&counters, &sim, &gateway, started).await;
     gateway.stop().await;
+    office.stop().await;
     println!("Data of this run: {}", dir.display());
     Ok(())
 }
@@ -271,6 +388,7 @@ async fn feed(
     api: &str,
     token: &str,
     c: &Counters,
+    clerks: &Clerks,
 ) {
     let mut versions = story.versions;
     if n.is_multiple_of(7) {
@@ -282,7 +400,12 @@ async fn feed(
             // An invalid submission: the gateway refuses it with findings, nothing is queued.
             body = body.replacen("\"version\":", "\"version\":\"x\",\"_v\":", 1);
         }
-        post(http, &format!("{api}/v1/dossiers"), token, body, c).await;
+        if post(http, &format!("{api}/v1/dossiers"), token, body, c).await == 202
+            && let Ok(mut codes) = clerks.dossiers.lock()
+            && !codes.contains(&d.code)
+        {
+            codes.push(d.code.clone());
+        }
         c.versions.fetch_add(1, Ordering::Relaxed);
     }
     for s in &story.steps {
@@ -292,7 +415,7 @@ async fn feed(
     }
 }
 
-async fn post(http: &reqwest::Client, url: &str, token: &str, body: String, c: &Counters) {
+async fn post(http: &reqwest::Client, url: &str, token: &str, body: String, c: &Counters) -> u16 {
     let status = http
         .post(url)
         .bearer_auth(token)
@@ -307,6 +430,7 @@ async fn post(http: &reqwest::Client, url: &str, token: &str, body: String, c: &
         400 => c.refused.fetch_add(1, Ordering::Relaxed),
         _ => c.other.fetch_add(1, Ordering::Relaxed),
     };
+    status
 }
 
 async fn print_summary(
@@ -343,4 +467,188 @@ async fn print_summary(
         c.submitted.load(Ordering::Relaxed),
         c.taken.load(Ordering::Relaxed),
     );
+    use lienthong_journal::edocs::{Direction, EdocFilter, EdocKind};
+    let statuses = gw
+        .journal()
+        .edocs(&EdocFilter {
+            direction: Some(Direction::In),
+            kind: Some(EdocKind::Status),
+            limit: 100_000,
+            ..EdocFilter::default()
+        })
+        .await
+        .unwrap_or_default();
+    let count = |code: &str| {
+        statuses
+            .iter()
+            .filter(|s| s.status_code.as_deref() == Some(code))
+            .count()
+    };
+    println!(
+        "       documents: {} sent to the Government Office; statuses back: {} arrived (01), \
+         {} accepted (03), {} in handling (05), {} finished (06), {} refused (02) | {} received \
+         from the Office, {} taken by the province's clerk",
+        c.docs_sent.load(Ordering::Relaxed),
+        count("01"),
+        count("03"),
+        count("05"),
+        count("06"),
+        count("02"),
+        c.docs_from_office.load(Ordering::Relaxed),
+        c.docs_taken.load(Ordering::Relaxed),
+    );
+}
+
+impl Clerks {
+    async fn call(
+        &self,
+        base: &(String, String),
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let url = format!("{}{path}", base.0);
+        let r = match body {
+            Some(b) => self
+                .http
+                .post(url)
+                .bearer_auth(&base.1)
+                .header("content-type", "application/json")
+                .body(b.to_string()),
+            None => self.http.get(url).bearer_auth(&base.1),
+        };
+        match r.send().await {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                (status, resp.json().await.unwrap_or_default())
+            }
+            Err(_) => (0, serde_json::Value::Null),
+        }
+    }
+
+    fn document(&self, to: &str, subject: &str, dossier: Option<&str>) -> serde_json::Value {
+        use base64::Engine as _;
+        let n = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
+        let pdf = format!("%PDF-1.4 demo document {n}");
+        let mut v = serde_json::json!({
+            "to": [to],
+            "code_number": (100 + n).to_string(),
+            "code_notation": "DEMO",
+            "place": "Hà Nội",
+            "type_name": "Công văn",
+            "subject": subject,
+            "typer_notation": "VT",
+            "staff": { "department": "Văn thư", "staff": "Văn thư demo" },
+            "attachments": [{
+                "name": format!("{}-DEMO.pdf", 100 + n),
+                "content_base64": base64::engine::general_purpose::STANDARD.encode(pdf),
+            }],
+        });
+        if let Some(d) = dossier {
+            v["dossier_code"] = serde_json::json!(d);
+        }
+        v
+    }
+
+    /// One round of both clerks: the province sends a document about a dossier, the Office
+    /// takes what arrived and moves its documents along (03 → 05 → 06, one in five
+    /// refused), the Office sends a document, the province takes what arrived.
+    async fn documents(&self, c: &Counters) {
+        let dossier = self.dossiers.lock().ok().and_then(|d| d.last().cloned());
+        if let Some(code) = dossier {
+            let doc = self.document(
+                "000.00.00.G22",
+                &format!("V/v xin ý kiến về hồ sơ {code}"),
+                Some(&code),
+            );
+            if self.call(&self.province, "/v1/edocs", Some(doc)).await.0 == 202 {
+                c.docs_sent.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        // The Office's clerk.
+        let (_, inbox) = self
+            .call(&self.office, "/v1/edocs/inbox?limit=100", None)
+            .await;
+        for item in inbox["items"].as_array().into_iter().flatten() {
+            let Some(id) = item["id"].as_str() else {
+                continue;
+            };
+            self.call(
+                &self.office,
+                &format!("/v1/edocs/inbox/{id}/ack"),
+                Some(serde_json::json!({})),
+            )
+            .await;
+            if item["action"] == "new_document" {
+                let refuse = self.counter.load(Ordering::Relaxed).is_multiple_of(5);
+                let status = if refuse {
+                    serde_json::json!({ "code": "02", "description": "Không thuộc thẩm quyền" })
+                } else {
+                    serde_json::json!({ "code": "03" })
+                };
+                self.call(
+                    &self.office,
+                    &format!("/v1/edocs/{id}/status"),
+                    Some(status),
+                )
+                .await;
+                if !refuse && let Ok(mut h) = self.handling.lock() {
+                    h.push((id.to_owned(), "03"));
+                }
+            }
+        }
+        let next: Vec<(String, &'static str)> = match self.handling.lock() {
+            Ok(mut h) => {
+                let moved = h
+                    .iter()
+                    .map(|(id, s)| (id.clone(), if *s == "03" { "05" } else { "06" }))
+                    .collect::<Vec<_>>();
+                h.clear();
+                h.extend(moved.iter().filter(|(_, s)| *s == "05").cloned());
+                moved
+            }
+            Err(_) => Vec::new(),
+        };
+        for (id, code) in next {
+            self.call(
+                &self.office,
+                &format!("/v1/edocs/{id}/status"),
+                Some(serde_json::json!({ "code": code })),
+            )
+            .await;
+        }
+        // The Office writes to the province.
+        let doc = self.document(
+            "000.00.00.H41",
+            "V/v triển khai văn bản của Chính phủ",
+            None,
+        );
+        if self.call(&self.office, "/v1/edocs", Some(doc)).await.0 == 202 {
+            c.docs_from_office.fetch_add(1, Ordering::Relaxed);
+        }
+        // The province's clerk.
+        let (_, inbox) = self
+            .call(&self.province, "/v1/edocs/inbox?limit=100", None)
+            .await;
+        for item in inbox["items"].as_array().into_iter().flatten() {
+            let Some(id) = item["id"].as_str() else {
+                continue;
+            };
+            let (_, ack) = self
+                .call(
+                    &self.province,
+                    &format!("/v1/edocs/inbox/{id}/ack"),
+                    Some(serde_json::json!({})),
+                )
+                .await;
+            if item["action"] == "new_document" && ack["result"] == "acknowledged" {
+                c.docs_taken.fetch_add(1, Ordering::Relaxed);
+                self.call(
+                    &self.province,
+                    &format!("/v1/edocs/{id}/status"),
+                    Some(serde_json::json!({ "code": "03" })),
+                )
+                .await;
+            }
+        }
+    }
 }

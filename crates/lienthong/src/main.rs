@@ -179,6 +179,13 @@ enum Command {
     /// Dossiers citizens submitted on the national portal, and whether the provincial system
     /// took them (a running gateway's view; no personal data).
     Submissions(admin_cmd::SubmissionsArgs),
+    /// Documents and statuses a running gateway exchanged over the axis: list, show,
+    /// resend (operator; audited).
+    #[command(subcommand)]
+    Edocs(admin_cmd::EdocsCommand),
+    /// The agency directory a running gateway synced from the axis: `agencies search TEXT`.
+    #[command(subcommand)]
+    Agencies(admin_cmd::AgenciesCommand),
 }
 
 /// Rows of the report.
@@ -434,6 +441,8 @@ fn main() -> ExitCode {
         Command::Partners(c) => admin_cmd::partners(&c),
         Command::Catalogue(a) => admin_cmd::catalogue(&a),
         Command::Submissions(a) => admin_cmd::submissions(&a),
+        Command::Edocs(c) => admin_cmd::edocs(&c),
+        Command::Agencies(c) => admin_cmd::agencies(&c),
         Command::Token(TokenCommand::New) => service_cmd::token_new(),
         Command::Token(TokenCommand::Hash) => service_cmd::token_hash(),
         Command::Journal { command, journal } => match command {

@@ -1413,7 +1413,23 @@ async fn sent_list_reports_each_recipient() {
             .await,
         "404",
     );
-    assert_fail(&axis.call(&peer(), "getSentEdocList", &[]).await, "400");
+    // Without docId (sim rule 18): every send of the caller, of the given messagetype.
+    let all = axis.call(&peer(), "getSentEdocList", &[]).await;
+    assert_ok(&all);
+    assert_eq!(all["data"], v["data"], "{all}");
+    let statuses = axis
+        .call(&peer(), "getSentEdocList", &[("messagetype", "status")])
+        .await;
+    assert_ok(&statuses);
+    assert_eq!(statuses["data"], json!([]), "{statuses}");
+    let theirs = axis.call(&lt, "getSentEdocList", &[]).await;
+    assert_ok(&theirs);
+    assert!(
+        theirs["data"]
+            .as_array()
+            .is_some_and(|d| d.iter().all(|i| i["fromCode"] != "000.00.00.G22")),
+        "another system's sends are not listed: {theirs}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

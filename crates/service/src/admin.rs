@@ -15,6 +15,16 @@
 //! | `GET /v1/admin/catalogue` | viewer |
 //! | `GET /v1/admin/partners` | viewer |
 //! | `POST /v1/admin/dossiers/{code}/resync` | operator |
+//! | `GET /v1/admin/edocs?direction=&kind=&state=&dossier=&document_id=&limit=` | viewer |
+//! | `GET /v1/admin/edocs/{id}` | viewer |
+//! | `POST /v1/admin/edocs/{id}/resend` | operator |
+//! | `GET /v1/admin/agencies?q=&limit=` | viewer |
+//!
+//! The document endpoints list and show what went over the axis (no bodies) with every
+//! message about the same `DocumentId`; resend takes `{"reason": TEXT, "not_sent": bool}`:
+//! it queues an outgoing message again (refused for one the axis took); `not_sent` says the
+//! operator checked that an interrupted send did not arrive, so the route sends without
+//! asking the axis first. Agencies searches the directory synced from the axis.
 //!
 //! Replay and discard take a JSON body selecting parked messages — `{"route": R, "id": ID}`,
 //! `{"all": true}` or `{"filter": {"route", "partner_code", "reason_contains", "key"}}` —
@@ -84,6 +94,10 @@ pub fn router(state: Arc<Admin>) -> Router {
         .route("/v1/admin/submissions", get(submissions))
         .route("/v1/admin/partners", get(partners))
         .route("/v1/admin/dossiers/{code}/resync", post(resync))
+        .route("/v1/admin/edocs", get(edocs))
+        .route("/v1/admin/edocs/{id}", get(edoc))
+        .route("/v1/admin/edocs/{id}/resend", post(resend))
+        .route("/v1/admin/agencies", get(agencies))
         .with_state(state)
 }
 
@@ -603,4 +617,201 @@ async fn resync(
     report["work_item"] = json!(work_item);
     report["audit_id"] = json!(entry);
     Ok(Json(report).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct EdocsQuery {
+    direction: Option<String>,
+    kind: Option<String>,
+    state: Option<String>,
+    dossier: Option<String>,
+    document_id: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn edocs(
+    State(st): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Query(q): Query<EdocsQuery>,
+) -> Answer {
+    use lienthong_journal::edocs::{Direction, EdocFilter, EdocKind};
+    operator(&st, &headers, Role::Viewer)?;
+    let direction = match q.direction.as_deref() {
+        None | Some("") => None,
+        Some(d) => Some(
+            Direction::from_name(d)
+                .ok_or_else(|| bad_request(format!("direction must be in or out, not {d:?}")))?,
+        ),
+    };
+    let kind = match q.kind.as_deref() {
+        None | Some("") => None,
+        Some(k) => Some(
+            EdocKind::from_name(k)
+                .ok_or_else(|| bad_request(format!("kind must be edoc or status, not {k:?}")))?,
+        ),
+    };
+    let filter = EdocFilter {
+        direction,
+        kind,
+        state: q.state.filter(|s| !s.is_empty()),
+        dossier_code: q.dossier.filter(|s| !s.is_empty()),
+        document_id: q.document_id.filter(|s| !s.is_empty()),
+        limit: q.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    let list = st
+        .journal
+        .edocs(&filter)
+        .await
+        .map_err(|e| journal_failure(&e))?;
+    Ok(Json(json!({
+        "edocs": list.iter().map(crate::edocs::record_json).collect::<Vec<_>>()
+    }))
+    .into_response())
+}
+
+async fn edoc(State(st): State<Arc<Admin>>, headers: HeaderMap, Path(id): Path<String>) -> Answer {
+    operator(&st, &headers, Role::Viewer)?;
+    let rec = st
+        .journal
+        .edoc(&id, lienthong_journal::Reveal::Masked)
+        .await
+        .map_err(|e| journal_failure(&e))?
+        .ok_or_else(|| {
+            Refusal(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no message {id}"),
+            )
+        })?;
+    let history = st
+        .journal
+        .edoc_history(&rec.document_id)
+        .await
+        .map_err(|e| journal_failure(&e))?;
+    let mut v = crate::edocs::record_json(&rec);
+    v["history"] = Value::Array(history.iter().map(crate::edocs::record_json).collect());
+    Ok(Json(v).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ResendBody {
+    reason: Option<String>,
+    #[serde(default)]
+    not_sent: bool,
+}
+
+async fn resend(
+    State(st): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: axum::body::Bytes,
+) -> Answer {
+    use lienthong_journal::edocs::Direction;
+    let who = operator(&st, &headers, Role::Operator)?;
+    let b: ResendBody = body(&bytes)?;
+    let why = reason(b.reason.as_deref())?;
+    let rec = st
+        .journal
+        .edoc(&id, lienthong_journal::Reveal::Masked)
+        .await
+        .map_err(|e| journal_failure(&e))?
+        .filter(|r| r.direction == Direction::Out)
+        .ok_or_else(|| {
+            Refusal(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no outgoing message {id}"),
+            )
+        })?;
+    if rec.axis_doc_id.is_some() {
+        return Err(Refusal(
+            StatusCode::CONFLICT,
+            "already_sent",
+            format!(
+                "{id} was taken by the axis (DocId {}); an official document is never sent twice",
+                rec.axis_doc_id.unwrap_or_default()
+            ),
+        ));
+    }
+    let entry = record(
+        &st,
+        &who,
+        "edoc.resend",
+        Some(id.clone()),
+        &why,
+        json!({ "not_sent": b.not_sent, "state": rec.state, "last_error": rec.last_error }),
+    )
+    .await?;
+    let item = st
+        .journal
+        .requeue_edoc(&id, b.not_sent, Timestamp::now())
+        .await
+        .map_err(|e| journal_failure(&e))?;
+    match item {
+        Some(work_item) => {
+            tracing::info!(actor = %who.0, doc_id = %id, audit = entry, work_item, "outgoing message queued again");
+            Ok(Json(
+                json!({ "id": id, "result": "queued", "work_item": work_item, "audit_id": entry }),
+            )
+            .into_response())
+        }
+        None => Err(Refusal(
+            StatusCode::CONFLICT,
+            "already_sent",
+            format!("{id} was sent meanwhile; nothing was queued"),
+        )),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct AgenciesQuery {
+    q: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn agencies(
+    State(st): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Query(q): Query<AgenciesQuery>,
+) -> Answer {
+    operator(&st, &headers, Role::Viewer)?;
+    let text = q.q.unwrap_or_default();
+    let list = st
+        .journal
+        .search_agencies(text.trim(), q.limit.unwrap_or(50).clamp(1, 1000))
+        .await
+        .map_err(|e| journal_failure(&e))?;
+    let resolved = if text.trim().is_empty() {
+        Value::Null
+    } else {
+        match st
+            .journal
+            .resolve_agency(text.trim())
+            .await
+            .map_err(|e| journal_failure(&e))?
+        {
+            lienthong_journal::agencies::Resolved::Current(a) => {
+                json!({ "code": a.code, "renamed_from": null })
+            }
+            lienthong_journal::agencies::Resolved::Renamed { from, to } => {
+                json!({ "code": to.code, "renamed_from": from })
+            }
+            lienthong_journal::agencies::Resolved::Unknown => Value::Null,
+        }
+    };
+    let total = st
+        .journal
+        .agency_count()
+        .await
+        .map_err(|e| journal_failure(&e))?;
+    Ok(Json(json!({
+        "total": total,
+        "resolved": resolved,
+        "agencies": list.iter().map(|a| json!({
+            "code": a.code, "name": a.name, "mail": a.mail, "old_code": a.old_code,
+            "code102": a.code102, "pid": a.pid, "center_code": a.center_code,
+            "deleted": a.deleted, "synced_at": a.synced_at.to_string(),
+        })).collect::<Vec<_>>(),
+    }))
+    .into_response())
 }

@@ -38,6 +38,9 @@ pub struct Config {
     /// Dossiers citizens submit on the national portal: the receiver the portal pushes to,
     /// and the webhooks that bring them to the provincial systems.
     pub portal: Option<Portal>,
+    /// The national document exchange axis: documents and statuses both ways, the agency
+    /// directory, dossier progress from the axis.
+    pub vdxp: Option<Vdxp>,
     /// Identifier rules of the province (`codes.md` §1.4 and §2).
     #[serde(default)]
     pub mapping: Mapping,
@@ -245,6 +248,97 @@ fn default_receiver_path() -> String {
 }
 fn default_webhook_timeout_secs() -> u64 {
     10
+}
+
+/// `[vdxp]`: the document exchange axis (`vdxp.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vdxp {
+    /// Base URL of the axis (every operation is `{base_url}/{operation}`).
+    pub base_url: String,
+    /// The `systemid` of this centre on the axis.
+    pub systemid: String,
+    /// The environment variable holding the HMAC secret issued with the `systemid`
+    /// (default `LIENTHONG_VDXP_SECRET`).
+    #[serde(default = "default_vdxp_secret_env")]
+    pub secret_env: String,
+    /// Per-request timeout in milliseconds (default 60 000).
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Seconds between two passes of the receiving loops (default 10).
+    #[serde(default = "default_poll_interval_secs")]
+    pub poll_interval_secs: u64,
+    /// Send status 01 ("arrived") back for every document received (default true).
+    #[serde(default = "default_true")]
+    pub arrival_status: bool,
+    /// Seconds between two syncs of the agency directory (default 21 600; 0: never).
+    #[serde(default = "default_agencies_sync_secs")]
+    pub agencies_sync_secs: u64,
+    /// The own organisations hosted by this centre, written as `From` of every message:
+    /// all eight children are required (`edxml.md` §10). The first one is the default
+    /// sender.
+    pub organisations: Vec<OwnOrganisation>,
+    /// Merged units: old code → new code, consulted before the axis's own old codes.
+    #[serde(default)]
+    pub aliases: BTreeMap<String, String>,
+    /// Axis status code → dossier progress (`docs/edocs.md`); codes not listed use the
+    /// defaults.
+    #[serde(default)]
+    pub progress: BTreeMap<String, ProgressRule>,
+    /// Webhooks: documents and statuses received for a client's units are pushed to it.
+    #[serde(default)]
+    pub webhooks: Vec<Webhook>,
+}
+
+/// `[[vdxp.organisations]]`: an own organisation (`From` block, `edxml.md` §3.2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnOrganisation {
+    /// `OrganId`, strict form with A, G or H.
+    pub organ_id: String,
+    /// `OrganizationInCharge`.
+    pub organization_in_charge: String,
+    /// `OrganName`.
+    pub organ_name: String,
+    /// `OrganAdd`.
+    pub organ_add: String,
+    /// `Email`.
+    pub email: String,
+    /// `Telephone`.
+    pub telephone: String,
+    /// `Fax`.
+    pub fax: String,
+    /// `Website`.
+    pub website: String,
+}
+
+/// `[vdxp.progress."NN"]`: what an axis status about a document linked to a dossier
+/// becomes in the dossier's progress.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProgressRule {
+    /// The dossier status after the step (a canonical name such as `processing`), or
+    /// empty for a step that does not change the status.
+    #[serde(default)]
+    pub status: String,
+    /// The step's text; `{code}`, `{subject}`, `{organ}`, `{description}` are replaced.
+    pub text: String,
+    /// `false`: this status adds no step.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+}
+
+fn default_vdxp_secret_env() -> String {
+    "LIENTHONG_VDXP_SECRET".into()
+}
+fn default_poll_interval_secs() -> u64 {
+    10
+}
+fn default_agencies_sync_secs() -> u64 {
+    6 * 3600
+}
+fn default_true() -> bool {
+    true
 }
 
 /// Paths the receiver may not take: the gateway's own API.
@@ -629,6 +723,9 @@ impl Config {
         if let Some(p) = &self.portal {
             self.check_portal(p, env, &mut f);
         }
+        if let Some(v) = &self.vdxp {
+            self.check_vdxp(v, env, &unit_codes, &mut f);
+        }
         for (local, portal) in &self.mapping.procedure_map {
             if local.trim().is_empty() || portal.trim().is_empty() {
                 f.push(err(
@@ -737,6 +834,186 @@ impl Config {
                     .found(format!("{} bytes", s.len())),
                 ),
                 Some(_) => {}
+            }
+        }
+    }
+
+    fn check_vdxp(
+        &self,
+        v: &Vdxp,
+        env: &dyn Fn(&str) -> Option<String>,
+        units: &BTreeSet<&str>,
+        f: &mut Vec<Finding>,
+    ) {
+        if !(v.base_url.starts_with("http://") || v.base_url.starts_with("https://")) {
+            f.push(
+                Finding::error("vdxp.base_url", "not an HTTP URL")
+                    .expected("http(s)://host[:port][/path]")
+                    .found(redact(&v.base_url)),
+            );
+        }
+        if v.systemid.trim().is_empty() || !v.systemid.is_ascii() {
+            f.push(
+                Finding::error("vdxp.systemid", "not a usable system id")
+                    .expected("the ASCII systemid the axis issued, e.g. vxp.h41")
+                    .found(v.systemid.clone()),
+            );
+        }
+        if env(&v.secret_env).is_none_or(|s| s.is_empty()) {
+            f.push(
+                Finding::error(
+                    "vdxp.secret_env",
+                    format!(
+                        "the environment variable {} (the axis secret) is not set",
+                        v.secret_env
+                    ),
+                )
+                .expected("the secret in the environment, never in the file"),
+            );
+        }
+        if v.poll_interval_secs == 0 {
+            f.push(
+                Finding::error(
+                    "vdxp.poll_interval_secs",
+                    "the axis would be polled without pause",
+                )
+                .expected("at least 1")
+                .found("0"),
+            );
+        }
+        if v.organisations.is_empty() {
+            f.push(
+                Finding::error("vdxp.organisations", "no own organisation")
+                    .expected("at least one [[vdxp.organisations]] with all eight fields")
+                    .found("none"),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for (i, o) in v.organisations.iter().enumerate() {
+            let path = format!("vdxp.organisations[{i}]");
+            if !OrganId::parse_lenient(&o.organ_id).is_some_and(|c| c.is_valid_own_code()) {
+                f.push(
+                    Finding::error(
+                        format!("{path}.organ_id"),
+                        "not an own code in the strict form",
+                    )
+                    .expected("NNN.NN.NN.XNN with X one of A, G, H (codes.md §1.4)")
+                    .found(o.organ_id.clone()),
+                );
+            } else if !units.contains(o.organ_id.as_str()) {
+                f.push(
+                    Finding::error(format!("{path}.organ_id"), "not a configured unit")
+                        .expected("the code listed in [[units]] too (clients are scoped by units)")
+                        .found(o.organ_id.clone()),
+                );
+            }
+            if !seen.insert(o.organ_id.as_str()) {
+                f.push(
+                    Finding::error(format!("{path}.organ_id"), "organisation listed twice")
+                        .expected("each organisation once")
+                        .found(o.organ_id.clone()),
+                );
+            }
+            for (name, value) in [
+                ("organization_in_charge", &o.organization_in_charge),
+                ("organ_name", &o.organ_name),
+                ("organ_add", &o.organ_add),
+                ("email", &o.email),
+                ("telephone", &o.telephone),
+                ("fax", &o.fax),
+                ("website", &o.website),
+            ] {
+                if value.trim().is_empty() {
+                    f.push(
+                        Finding::error(format!("{path}.{name}"), "empty")
+                            .expected("a value: receivers' validators require every field of the sender (edxml.md §10)")
+                            .found(""),
+                    );
+                }
+            }
+        }
+        for (old, new) in &v.aliases {
+            if old.trim().is_empty() || new.trim().is_empty() || old == new {
+                f.push(
+                    Finding::error(format!("vdxp.aliases.{old}"), "not a code change")
+                        .expected("\"OLD\" = \"NEW\", two different non-empty codes")
+                        .found(format!("{old:?} = {new:?}")),
+                );
+            }
+        }
+        for (code, rule) in &v.progress {
+            if lienthong_model::StatusCode::new(code)
+                .and_then(|c| c.known())
+                .is_none()
+            {
+                f.push(
+                    Finding::error(format!("vdxp.progress.{code}"), "not an axis status code")
+                        .expected("01, 02, 03, 04, 05, 06, 13, 15 or 16")
+                        .found(code.clone()),
+                );
+            }
+            if !rule.status.is_empty()
+                && lienthong_model::DossierStatus::from_name(&rule.status).is_none()
+            {
+                f.push(
+                    Finding::error(
+                        format!("vdxp.progress.{code}.status"),
+                        "unknown dossier status",
+                    )
+                    .expected(format!(
+                        "empty or one of {}",
+                        lienthong_model::DossierStatus::names()
+                    ))
+                    .found(rule.status.clone()),
+                );
+            }
+            if rule.enabled && rule.text.trim().is_empty() {
+                f.push(
+                    Finding::error(format!("vdxp.progress.{code}.text"), "empty step text")
+                        .expected("a text, e.g. \"Văn bản {code} đã đến {organ}\"")
+                        .found(""),
+                );
+            }
+        }
+        let mut hooks = BTreeSet::new();
+        for (i, w) in v.webhooks.iter().enumerate() {
+            if !self.clients.iter().any(|c| c.name == w.client) {
+                f.push(
+                    Finding::error(
+                        format!("vdxp.webhooks[{i}].client"),
+                        "not a configured client",
+                    )
+                    .expected("a name listed in [[clients]]")
+                    .found(w.client.clone()),
+                );
+            } else if !hooks.insert(w.client.as_str()) {
+                f.push(
+                    Finding::error(
+                        format!("vdxp.webhooks[{i}].client"),
+                        "client has two webhooks",
+                    )
+                    .expected("one webhook per client")
+                    .found(w.client.clone()),
+                );
+            }
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                f.push(
+                    Finding::error(format!("vdxp.webhooks[{i}].url"), "not an HTTP URL")
+                        .expected("http(s)://host[:port]/path")
+                        .found(redact(&w.url)),
+                );
+            }
+            if env(&w.secret_env).is_none_or(|s| s.len() < 16) {
+                f.push(
+                    Finding::error(
+                        format!("vdxp.webhooks[{i}].secret_env"),
+                        format!(
+                            "the environment variable {} (the webhook secret) is not set or shorter than 16 bytes",
+                            w.secret_env
+                        ),
+                    )
+                    .expected("the secret in the environment (openssl rand -hex 32)"),
+                );
             }
         }
     }

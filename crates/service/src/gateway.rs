@@ -8,6 +8,11 @@
 use crate::auth::{TokenHash, Tokens};
 use crate::catalogue::Catalogue;
 use crate::config::{Config, redact};
+use crate::edocs::EdocSettings;
+use crate::edocs::api::EdocApi;
+use crate::edocs::deliver::DeliverRoute;
+use crate::edocs::receive::Receiver;
+use crate::edocs::send::SendRoute;
 use crate::ingest::{Ingest, router};
 use crate::portal::{
     DeliveryRoute, DeliverySettings, Portal, StatusRoute, StatusSettings, WebhookTarget,
@@ -25,6 +30,7 @@ use lienthong_dvcqg::client::{ClientConfig, DvcqgClient};
 use lienthong_dvcqg::map::MappingConfig;
 use lienthong_journal::{Journal, JournalOptions, Key, PersonalData};
 use lienthong_provincial::validate::Policy;
+use lienthong_vdxp::client::{VdxpClient, VdxpConfig};
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -87,6 +93,9 @@ pub enum StartError {
     /// The sync route's settings are unusable.
     #[error("sync route: {0}")]
     Sync(String),
+    /// The document exchange side cannot start (configuration).
+    #[error("document exchange (vdxp): {0}")]
+    Vdxp(String),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -330,6 +339,57 @@ impl Gateway {
             }
         };
 
+        // The document exchange axis: send route, delivery route, the receiving loops.
+        let edoc_api = match &config.vdxp {
+            None => None,
+            Some(v) => {
+                let secret = env(&v.secret_env)
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| {
+                        StartError::Secret(format!(
+                            "the environment variable {} (the axis secret) is not set",
+                            v.secret_env
+                        ))
+                    })?;
+                let client = VdxpClient::new(VdxpConfig {
+                    base_url: v.base_url.clone(),
+                    systemid: v.systemid.clone(),
+                    secret,
+                    timeout_ms: v.timeout_ms,
+                    ..VdxpConfig::default()
+                })
+                .map_err(|e| StartError::Vdxp(e.to_string()))?;
+                let hooks = edoc_webhooks(config, v, env)?;
+                let settings = Arc::new(EdocSettings::from_config(v, hooks.clone(), node.clone()));
+                let send = Arc::new(SendRoute::new(journal.clone(), client.clone()));
+                let (b, s) = (bus.clone(), stopping.clone());
+                tasks.push(tokio::spawn(async move {
+                    if let Err(e) = send.run(&b, s).await {
+                        tracing::error!(error = %e, "the document.outbound route stopped");
+                    }
+                }));
+                let deliver = Arc::new(
+                    DeliverRoute::new(journal.clone(), hooks, Duration::from_secs(10))
+                        .map_err(StartError::Vdxp)?,
+                );
+                let (b, s) = (bus.clone(), stopping.clone());
+                tasks.push(tokio::spawn(async move {
+                    if let Err(e) = deliver.run(&b, s).await {
+                        tracing::error!(error = %e, "the document.inbound route stopped");
+                    }
+                }));
+                let receiver = Arc::new(Receiver::new(journal.clone(), client, settings.clone()));
+                tasks.push(tokio::spawn(receiver.run(stopping.clone())));
+                Some(Arc::new(EdocApi {
+                    journal: journal.clone(),
+                    tokens: Tokens::from_config(config),
+                    settings,
+                    maintenance: maintenance.clone(),
+                    max_request_bytes: config.gateway.max_request_bytes,
+                }))
+            }
+        };
+
         // Backpressure: intake slows down while the sync route is far behind.
         let pressure = Arc::new(AtomicU64::new(0));
         {
@@ -384,6 +444,9 @@ impl Gateway {
         let mut app = router(ingest);
         if let Some((portal, path)) = portal_state {
             app = app.merge(crate::portal::router(portal, &path));
+        }
+        if let Some(api) = edoc_api {
+            app = app.merge(crate::edocs::api::router(api));
         }
         let app = app
             .merge(
@@ -483,6 +546,40 @@ fn webhook_targets(
                 .ok_or_else(|| {
                     StartError::Secret(format!(
                         "the environment variable {} (the webhook secret of client {}) is not set",
+                        w.secret_env, w.client
+                    ))
+                })?;
+            Ok(WebhookTarget {
+                client: client.name.clone(),
+                units: (!client.units.iter().any(|u| u == "*")).then(|| client.units.clone()),
+                url: w.url.clone(),
+                secret: secret.into_bytes(),
+            })
+        })
+        .collect()
+}
+
+/// The webhooks of `[vdxp]` with their clients' units and secrets.
+fn edoc_webhooks(
+    config: &Config,
+    v: &crate::config::Vdxp,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<WebhookTarget>, StartError> {
+    v.webhooks
+        .iter()
+        .map(|w| {
+            let client = config
+                .clients
+                .iter()
+                .find(|c| c.name == w.client)
+                .ok_or_else(|| {
+                    StartError::Vdxp(format!("webhook for unknown client {:?}", w.client))
+                })?;
+            let secret = env(&w.secret_env)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    StartError::Secret(format!(
+                        "the environment variable {} (the document webhook secret of client {}) is not set",
                         w.secret_env, w.client
                     ))
                 })?;

@@ -11,6 +11,9 @@
 //! - [`config`]: the TOML configuration with environment overrides for secrets, checked with
 //!   every mistake explained;
 //! - [`auth`]: client and operator tokens (stored hashed), scopes and roles;
+//! - [`edocs`]: documents and statuses over the national document exchange axis (VDXP):
+//!   the document API, the send route (never twice), the one active poller, delivery to
+//!   the local document systems, axis statuses as dossier progress, the agency directory;
 //! - [`gateway`]: the running gateway — opens journal and bus, starts relay and routes, serves
 //!   the API with `/health` and `/ready`, stops gracefully;
 //! - [`ingest`]: the ingest API (`POST /v1/dossiers`, progress), answered 202 only once the
@@ -32,6 +35,7 @@ pub mod admin;
 pub mod auth;
 pub mod catalogue;
 pub mod config;
+pub mod edocs;
 pub mod gateway;
 pub mod ingest;
 pub mod metrics;

@@ -19,6 +19,13 @@
 //!   the receiver; `result` one of [`SUBMISSION_RESULTS`];
 //! - `lienthong_webhook_calls_total{outcome}` — calls to the provincial systems' webhooks;
 //!   `outcome` is `delivered`, `refused` (a non-2xx answer) or `failed` (no answer);
+//! - `lienthong_edocs_total{direction,kind,result}` — documents and statuses over the axis:
+//!   `out` results are `queued` (accepted from a local system), `sent`, `refused` (the axis
+//!   refused it), `uncertain` (no answer: the next attempt asks the axis first) and
+//!   `recovered` (an interrupted send found on the axis); `in` results are `received`,
+//!   `duplicate`, `unusable` (answered `fail`) and `delivered` (taken by a local system);
+//! - `lienthong_edoc_statuses_total{direction,code}` — status messages by axis status code
+//!   (`01`…`16`, `other`);
 //! - `lienthong_breaker_open{partner}` — 1 while the circuit breaker in front of the partner
 //!   holds calls back (open or half-open), else 0; refreshed on scrape.
 //!
@@ -51,6 +58,10 @@ pub const PORTAL_CALL_SECONDS: &str = "lienthong_portal_call_seconds";
 pub const BREAKER_OPEN: &str = "lienthong_breaker_open";
 /// Dossiers the national portal pushed to the receiver.
 pub const PORTAL_SUBMISSIONS_TOTAL: &str = "lienthong_portal_submissions_total";
+/// Documents and statuses over the axis.
+pub const EDOCS_TOTAL: &str = "lienthong_edocs_total";
+/// Status messages over the axis by code.
+pub const EDOC_STATUSES_TOTAL: &str = "lienthong_edoc_statuses_total";
 /// Calls to the provincial systems' webhooks.
 pub const WEBHOOK_CALLS_TOTAL: &str = "lienthong_webhook_calls_total";
 
@@ -75,6 +86,29 @@ pub const INGEST_RESULTS: &[&str] = &[
     "throttled",
     "unavailable",
 ];
+
+/// An outgoing document or status reached `result` (see the module docs).
+pub fn edoc_sent(kind: &'static str, result: &'static str) {
+    metrics::counter!(EDOCS_TOTAL, "direction" => "out", "kind" => kind, "result" => result)
+        .increment(1);
+}
+
+/// An incoming document or status reached `result` (see the module docs).
+pub fn edoc_received(kind: &'static str, result: &'static str) {
+    metrics::counter!(EDOCS_TOTAL, "direction" => "in", "kind" => kind, "result" => result)
+        .increment(1);
+}
+
+/// A status message with axis code `code` went `direction` (`in` / `out`).
+pub fn edoc_status(direction: &'static str, code: &str) {
+    const KNOWN: &[&str] = &["01", "02", "03", "04", "05", "06", "13", "15", "16"];
+    let code = KNOWN
+        .iter()
+        .find(|k| **k == code)
+        .copied()
+        .unwrap_or("other");
+    metrics::counter!(EDOC_STATUSES_TOTAL, "direction" => direction, "code" => code).increment(1);
+}
 
 /// Buckets of `lienthong_portal_call_seconds` (the client's timeout is 60 s by default).
 const CALL_BUCKETS: &[f64] = &[
@@ -141,6 +175,14 @@ fn describe() {
     metrics::describe_counter!(
         WEBHOOK_CALLS_TOTAL,
         "Calls to the provincial systems' webhooks, by outcome."
+    );
+    metrics::describe_counter!(
+        EDOCS_TOTAL,
+        "Documents and statuses over the document exchange axis, by direction, kind and result."
+    );
+    metrics::describe_counter!(
+        EDOC_STATUSES_TOTAL,
+        "Status messages over the document exchange axis, by direction and status code."
     );
     metrics::describe_gauge!(
         BREAKER_OPEN,

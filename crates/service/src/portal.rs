@@ -105,22 +105,22 @@ pub fn router(state: Arc<Portal>, receiver_path: &str) -> Router {
         .with_state(state)
 }
 
-fn answer(status: StatusCode, body: Value) -> Response {
+pub(crate) fn answer(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn refuse(status: StatusCode, error: &str, message: impl Into<String>) -> Response {
+pub(crate) fn refuse(status: StatusCode, error: &str, message: impl Into<String>) -> Response {
     answer(status, json!({ "error": error, "message": message.into() }))
 }
 
-fn with_retry_after(mut r: Response, secs: u64) -> Response {
+pub(crate) fn with_retry_after(mut r: Response, secs: u64) -> Response {
     if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }
     r
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -486,7 +486,7 @@ fn from_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// FNV-1a 64, for jitter seeds.
-fn stable_hash(s: &str) -> u64 {
+pub(crate) fn stable_hash(s: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in s.as_bytes() {
         h ^= u64::from(*b);
@@ -531,7 +531,7 @@ pub enum Settled {
     Postponed(String),
 }
 
-async fn settle(
+pub(crate) async fn settle(
     route: &str,
     code: &str,
     delivery: Delivery,
@@ -573,7 +573,7 @@ async fn settle(
     s
 }
 
-async fn consume_loop<F, Fut>(
+pub(crate) async fn consume_loop<F, Fut>(
     bus: &Bus,
     route: &'static str,
     prefetch: u16,
@@ -588,7 +588,7 @@ where
         .consume(route, prefetch)
         .await
         .map_err(|source| PortalError::Consume { route, source })?;
-    tracing::info!(route, "portal route started");
+    tracing::info!(route, "route started");
     let result = loop {
         tokio::select! {
             () = stopped(&mut shutdown) => break Ok(()),
@@ -601,7 +601,7 @@ where
         }
     };
     drop(consumer);
-    tracing::info!(route, "portal route stopped");
+    tracing::info!(route, "route stopped");
     result
 }
 
@@ -629,7 +629,7 @@ impl std::fmt::Debug for WebhookTarget {
 }
 
 impl WebhookTarget {
-    fn serves(&self, unit: Option<&str>) -> bool {
+    pub(crate) fn serves(&self, unit: Option<&str>) -> bool {
         match (&self.units, unit) {
             (None, _) => true,
             (Some(units), Some(u)) => units.iter().any(|x| x == u),
@@ -827,7 +827,7 @@ impl DeliveryRoute {
     }
 }
 
-fn journal_settlement(e: &JournalError) -> Settled {
+pub(crate) fn journal_settlement(e: &JournalError) -> Settled {
     let why = format!("journal ({}): {e}", e.blame());
     if e.retryable() {
         Settled::Retry(why)

@@ -236,3 +236,113 @@ fn catalogue_ttl_and_bus_prefix_are_checked() {
     );
     assert!(found.iter().any(|f| f.contains("bus.prefix")), "{found:?}");
 }
+
+#[test]
+fn vdxp_mistakes_are_named() {
+    let hash = "cd".repeat(32);
+    let text = format!(
+        r#"{MINIMAL}
+[[clients]]
+name = "vt"
+token_sha256 = "{hash}"
+units = ["000.00.15.H41"]
+
+[vdxp]
+base_url = "ftp://axis"
+systemid = ""
+poll_interval_secs = 0
+
+[[vdxp.organisations]]
+organ_id = "28.22.H17"
+organization_in_charge = "UBND"
+organ_name = "UBND"
+organ_add = ""
+email = "a@b.c"
+telephone = "1"
+fax = "2"
+website = "w"
+
+[[vdxp.organisations]]
+organ_id = "000.00.00.H41"
+organization_in_charge = "UBND"
+organ_name = "UBND"
+organ_add = "x"
+email = "a@b.c"
+telephone = "1"
+fax = "2"
+website = "w"
+
+[vdxp.aliases]
+"000.00.00.H40" = "000.00.00.H40"
+
+[vdxp.progress."07"]
+text = "x"
+
+[vdxp.progress."06"]
+status = "done"
+text = ""
+
+[[vdxp.webhooks]]
+client = "nobody"
+url = "https://x"
+secret_env = "NOPE"
+"#
+    );
+    let found = check(&text, &env_with_secrets);
+    let at = |p: &str| found.iter().any(|f| f.contains(p));
+    for p in [
+        "vdxp.base_url",
+        "vdxp.systemid",
+        "vdxp.secret_env",
+        "vdxp.poll_interval_secs",
+        "vdxp.organisations[0].organ_id",
+        "vdxp.organisations[0].organ_add",
+        // a strict own code, but not a configured unit (clients are scoped by units)
+        "vdxp.organisations[1].organ_id",
+        "vdxp.aliases.000.00.00.H40",
+        "vdxp.progress.07",
+        "vdxp.progress.06.status",
+        "vdxp.progress.06.text",
+        "vdxp.webhooks[0].client",
+        "vdxp.webhooks[0].secret_env",
+    ] {
+        assert!(at(p), "{p} not named in {found:#?}");
+    }
+
+    // A good section passes without findings.
+    let text = format!(
+        r#"{MINIMAL}
+[[units]]
+code = "000.00.00.H41"
+name = "UBND Tỉnh Nghệ An"
+
+[vdxp]
+base_url = "http://127.0.0.1:8702"
+systemid = "lienthong"
+
+[[vdxp.organisations]]
+organ_id = "000.00.00.H41"
+organization_in_charge = "UBND Tỉnh Nghệ An"
+organ_name = "UBND Tỉnh Nghệ An"
+organ_add = "Số 03 đường Trường Thi"
+email = "vanthu@example.gov.vn"
+telephone = "0238 3840000"
+fax = "0238 3840001"
+website = "example.gov.vn"
+
+[vdxp.progress."06"]
+status = "finished"
+text = "{{organ}} đã xử lý xong văn bản {{code}}"
+"#
+    );
+    let env = |name: &str| match name {
+        "LIENTHONG_VDXP_SECRET" => Some("s3cret".to_owned()),
+        other => env_with_secrets(other),
+    };
+    let found = check(&text, &env);
+    assert!(found.is_empty(), "{found:#?}");
+    let c = Config::parse(&text, "t", &env).expect("parses");
+    let v = c.vdxp.expect("vdxp");
+    assert_eq!(v.poll_interval_secs, 10);
+    assert!(v.arrival_status);
+}

@@ -662,6 +662,25 @@ impl VdxpClient {
             .collect())
     }
 
+    /// Every send of this system of `messagetype`, with `getSentEdocList` without `docId`:
+    /// how the gateway finds out whether a send whose answer it lost (a crash, a timeout)
+    /// reached the axis. No public evidence says the real axis answers this form (the
+    /// simulator does, newest first); callers must treat a refusal as "unknown".
+    pub async fn list_sent(&self, messagetype: MessageType) -> Result<Vec<SentItem>, VdxpError> {
+        let params = [
+            ("servicetype", SERVICE_TYPE),
+            ("messagetype", messagetype.as_str()),
+        ];
+        let envelope = self
+            .call(Op::GetSentEdocList, None, &params, Body::Empty)
+            .await?;
+        Ok(envelope
+            .data_list()
+            .iter()
+            .filter_map(SentItem::from_value)
+            .collect())
+    }
+
     /// Number of deliveries waiting: `countReceiveEdoc` for documents, `countReceiveStatus`
     /// for status messages (SDK 2.0.1), reading `count`.
     pub async fn count_received(&self, messagetype: MessageType) -> Result<u64, VdxpError> {

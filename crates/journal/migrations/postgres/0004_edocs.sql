@@ -4,7 +4,7 @@
 -- (UTC); flags are BIGINT 0/1.
 
 -- Documents (edoc) and status messages (status) sent (out) and received (in) over the axis:
--- one row each, written with its work item (edoc.send / edoc.deliver) in one transaction.
+-- one row each, written with its work item (document.outbound / document.inbound) in one transaction.
 CREATE TABLE edoc (
     id              TEXT    NOT NULL PRIMARY KEY,  -- gateway id, chosen by the caller
     direction       TEXT    NOT NULL,  -- out | in

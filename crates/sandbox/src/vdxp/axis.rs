@@ -575,8 +575,19 @@ impl State {
             }
             Operation::GetSentEdocList => {
                 check_servicetype(&signed, false)?;
-                message_type(&signed, false)?;
-                let doc_id = required(&signed, "docId")?;
+                let kind = message_type(&signed, false)?;
+                // (sim rule) Without `docId`: every send of the caller (of the given
+                // `messagetype`, if any), newest first — how a client that lost a `DocId`
+                // can find out whether a send reached the axis.
+                let Some(doc_id) = signed.param("docId").filter(|d| !d.trim().is_empty()) else {
+                    let mut items = Vec::new();
+                    for m in self.sent.iter().rev() {
+                        if m.system == caller && kind.is_none_or(|k| m.message_type == k) {
+                            items.extend(self.sent_items(&self.sent_view(m)));
+                        }
+                    }
+                    return json(json!({ "data": items }));
+                };
                 let m = self
                     .sent_message(doc_id)
                     .filter(|m| m.system == caller)
