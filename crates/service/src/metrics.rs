@@ -20,7 +20,7 @@
 //! - `lienthong_webhook_calls_total{outcome}` — calls to the provincial systems' webhooks;
 //!   `outcome` is `delivered`, `refused` (a non-2xx answer) or `failed` (no answer);
 //! - `lienthong_edocs_total{direction,kind,result}` — documents and statuses over the axis:
-//!   `out` results are `queued` (accepted from a local system), `sent`, `refused` (the axis
+//!   `out` results are `queued` (accepted from a local system), `invalid` (refused with findings), `sent`, `refused` (the axis
 //!   refused it), `uncertain` (no answer: the next attempt asks the axis first) and
 //!   `recovered` (an interrupted send found on the axis); `in` results are `received`,
 //!   `duplicate`, `unusable` (answered `fail`) and `delivered` (taken by a local system);

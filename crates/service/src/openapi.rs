@@ -1,5 +1,6 @@
 //! `GET /openapi.json`: the OpenAPI 3.1 description of the ingest API, the portal
-//! submissions' pull API, receiver and webhook, served without authentication.
+//! submissions' pull API, receiver and webhook, and the document API over the axis
+//! (`/v1/edocs…`), served without authentication.
 //!
 //! The document is written by hand in `docs/openapi.json` and embedded in the binary. In the
 //! repository it refers to the provincial JSON Schemas in `docs/schema/` by relative path;

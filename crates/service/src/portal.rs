@@ -531,6 +531,8 @@ pub enum Settled {
     Postponed(String),
 }
 
+/// Settles `delivery` as `s` says; answers how it ended (a retry on the last allowed
+/// attempt ends [`Settled::Parked`]).
 pub(crate) async fn settle(
     route: &str,
     code: &str,
@@ -539,6 +541,7 @@ pub(crate) async fn settle(
     delay: Duration,
 ) -> Settled {
     let id = delivery.message.id.clone();
+    let mut exhausted = None;
     let r = match &s {
         Settled::Done => delivery.ack().await.map(|_| ()),
         Settled::Retry(reason) => match delivery
@@ -548,6 +551,7 @@ pub(crate) async fn settle(
             Ok(RetryOutcome::Parked) => {
                 tracing::warn!(dossier = %code, route, message = %id, reason = %reason,
                     "attempts exhausted; work item parked");
+                exhausted = Some(format!("attempts exhausted; last: {reason}"));
                 Ok(())
             }
             Ok(_) => Ok(()),
@@ -570,7 +574,11 @@ pub(crate) async fn settle(
         tracing::warn!(dossier = %code, route, message = %id, error = %e,
             "settling the work item failed; the bus will deliver it again");
     }
-    s
+    // A retry on the last allowed attempt parked the work item.
+    match exhausted {
+        Some(reason) => Settled::Parked(reason),
+        None => s,
+    }
 }
 
 pub(crate) async fn consume_loop<F, Fut>(

@@ -448,3 +448,48 @@ fn check(root: &Value, s: &Value, v: &Value, at: &str, errors: &mut Vec<String>)
         }
     }
 }
+
+#[tokio::test]
+async fn the_served_document_describes_the_document_api() {
+    let doc = served().await;
+    let ops = [
+        ("/v1/edocs", "post"),
+        ("/v1/edocs/{id}", "get"),
+        ("/v1/edocs/{id}/status", "post"),
+        ("/v1/edocs/inbox", "get"),
+        ("/v1/edocs/inbox/{id}/ack", "post"),
+    ];
+    let mut documented = BTreeSet::new();
+    for (path, method) in ops {
+        let op = &doc["paths"][path][method];
+        assert!(op.is_object(), "{method} {path} documented");
+        for (code, resp) in op["responses"].as_object().expect("responses") {
+            let code: u16 = code.parse().expect("numeric status");
+            documented.insert(code);
+            if code >= 400 {
+                let resp = resolve(&doc, resp);
+                let schema = resolve(&doc, &resp["content"]["application/json"]["schema"]);
+                let required = schema["required"].as_array().expect("required");
+                assert!(required.contains(&Value::from("error")), "{path} {code}");
+            }
+        }
+    }
+    let src = std::fs::read_to_string(root().join("crates/service/src/edocs/api.rs")).expect("src");
+    let in_source = statuses_in(&src, "edocs/api.rs");
+    assert!(in_source.len() >= 8, "{in_source:?}");
+    let missing: Vec<_> = in_source.difference(&documented).collect();
+    assert!(missing.is_empty(), "undocumented statuses: {missing:?}");
+    let new = resolve(
+        &doc,
+        &doc["paths"]["/v1/edocs"]["post"]["requestBody"]["content"]["application/json"]["schema"],
+    );
+    for field in [
+        "to",
+        "code_number",
+        "subject",
+        "attachments",
+        "dossier_code",
+    ] {
+        assert!(new["properties"][field].is_object(), "{field}");
+    }
+}

@@ -136,7 +136,11 @@ impl SendRoute {
         let span = tracing::info_span!("edoc_send", doc_id = %id, attempt, partner = PARTNER);
         async move {
             let (s, retry_after) = self.send(&id).await;
-            if let Settled::Parked(reason) = &s
+            let delay = self.policy.delay(attempt, seed, retry_after);
+            let settled = settle(SEND_ROUTE, &id, delivery, s, delay).await;
+            // Parked by the route or after the last attempt: the journal says so too, so
+            // `lienthong edocs list --state parked` shows it.
+            if let Settled::Parked(reason) = &settled
                 && let Err(e) = self
                     .journal
                     .mark_edoc_parked(&id, reason, Timestamp::now())
@@ -144,8 +148,7 @@ impl SendRoute {
             {
                 tracing::warn!(doc_id = %id, error = %e, "cannot record the parking");
             }
-            let delay = self.policy.delay(attempt, seed, retry_after);
-            settle(SEND_ROUTE, &id, delivery, s, delay).await
+            settled
         }
         .instrument(span)
         .await
