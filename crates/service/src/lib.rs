@@ -29,7 +29,9 @@
 //! - [`resync`]: compares the journal's view of a dossier with the portal's copy and
 //!   repairs the journal's beliefs (`POST /v1/admin/dossiers/{code}/resync`);
 //! - [`sync`]: the `dossier.sync` route, which reconciles the national portal (DVCQG) towards
-//!   the journal's state.
+//!   the journal's state;
+//! - [`ui`]: the operator dashboard under `/ui` — a small page in Vietnamese and English,
+//!   embedded in the binary, that signs in with a session cookie and calls the admin API.
 
 pub mod admin;
 pub mod auth;
@@ -45,3 +47,4 @@ pub mod portal;
 pub mod relay;
 pub mod resync;
 pub mod sync;
+pub mod ui;
