@@ -204,10 +204,8 @@ impl Browser {
     async fn displayed(&self, css: &str) -> bool {
         for e in self.all(css).await {
             let path = format!("/element/{e}/displayed");
-            if let Ok(v) = self.cmd(reqwest::Method::GET, &path, None).await {
-                if v == true {
-                    return true;
-                }
+            if self.cmd(reqwest::Method::GET, &path, None).await == Ok(json!(true)) {
+                return true;
             }
         }
         false
