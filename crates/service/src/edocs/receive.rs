@@ -216,8 +216,9 @@ impl Receiver {
         let facts = match facts_of(listed, item, &bytes) {
             Ok(f) => f,
             Err(why) => {
-                tracing::warn!(partner = PARTNER, axis_doc_id = %axis_id, reason = %why,
-                    "unusable message; answered fail");
+                // The reason may quote the message: it goes to the journal, not the log.
+                tracing::warn!(partner = PARTNER, axis_doc_id = %axis_id,
+                    "unusable message; answered fail (reason in the message log)");
                 report.unusable += 1;
                 crate::metrics::edoc_received(listed.as_str(), "unusable");
                 log.outcome = Outcome::Rejected;
