@@ -7,7 +7,7 @@ use crate::crypto::Reveal;
 use crate::error::{JournalError, Result};
 use crate::state::{sha256_hex, status_of, to_i64};
 use crate::time::{ts, ts_opt, us, us_opt};
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, Row};
 use std::collections::HashMap;
@@ -300,6 +300,21 @@ enum Arg {
     Int(i64),
 }
 
+/// Messages of one period of [`Journal::activity`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActivityBucket {
+    /// Start of the period.
+    pub start: Timestamp,
+    /// Messages logged in it (created in it).
+    pub messages: u64,
+    /// Of these, refused or parked.
+    pub failed: u64,
+    /// Of these, finished (with a duration).
+    pub finished: u64,
+    /// Sum of the finished ones' durations (creation to finish), in milliseconds.
+    pub total_ms: f64,
+}
+
 impl Journal {
     /// Logs one message (or updates it: outcome, attempts, timings and answer change as
     /// delivery goes on; the first body kept stays).
@@ -551,6 +566,54 @@ impl Journal {
         .execute(&self.pool)
         .await?
         .rows_affected())
+    }
+
+    /// The message log's activity since `since`, in `count` periods of `width` (oldest
+    /// first; empty periods included): throughput, failures and durations for the
+    /// operators' overview. One aggregate query; no bodies read.
+    pub async fn activity(
+        &self,
+        since: Timestamp,
+        width: SignedDuration,
+        count: u32,
+    ) -> Result<Vec<ActivityBucket>> {
+        let w = width.as_micros().max(1) as i64;
+        let start = us(since);
+        let end = start.saturating_add(w.saturating_mul(i64::from(count)));
+        let rows = sqlx::query(
+            "SELECT (created_at - $1) / $2 AS b, COUNT(*) AS n, \
+               CAST(COALESCE(SUM(CASE WHEN outcome IN ('rejected', 'parked') THEN 1 ELSE 0 END), 0) AS BIGINT) AS f, \
+               CAST(COALESCE(SUM(CASE WHEN finished_at IS NOT NULL THEN 1 ELSE 0 END), 0) AS BIGINT) AS d, \
+               CAST(COALESCE(SUM(CASE WHEN finished_at IS NOT NULL THEN finished_at - created_at ELSE 0 END), 0) AS BIGINT) AS t \
+             FROM message WHERE created_at >= $1 AND created_at < $3 GROUP BY b ORDER BY b",
+        )
+        .bind(start)
+        .bind(w)
+        .bind(end)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: Vec<ActivityBucket> = (0..count)
+            .map(|i| {
+                Ok(ActivityBucket {
+                    start: ts(start.saturating_add(w.saturating_mul(i64::from(i))))?,
+                    messages: 0,
+                    failed: 0,
+                    finished: 0,
+                    total_ms: 0.0,
+                })
+            })
+            .collect::<Result<_>>()?;
+        for r in rows {
+            let b: i64 = r.try_get(0)?;
+            let Some(bucket) = usize::try_from(b).ok().and_then(|i| out.get_mut(i)) else {
+                continue;
+            };
+            bucket.messages = u64::try_from(r.try_get::<i64, _>(1)?).unwrap_or(0);
+            bucket.failed = u64::try_from(r.try_get::<i64, _>(2)?).unwrap_or(0);
+            bucket.finished = u64::try_from(r.try_get::<i64, _>(3)?).unwrap_or(0);
+            bucket.total_ms = r.try_get::<i64, _>(4)? as f64 / 1000.0;
+        }
+        Ok(out)
     }
 
     /// Everything the journal holds about a dossier, in time order: versions received

@@ -365,3 +365,63 @@ async fn timeline(db: TestDb) {
     j.close().await;
 }
 both_backends!(timeline_merges_versions_steps_and_messages, timeline);
+
+async fn activity(db: TestDb) {
+    let j = db.open().await;
+    // 30 messages, one a minute from t0: minute i is accepted, rejected or pending, and
+    // finished 250 ms later when accepted.
+    let records: Vec<MessageRecord> = (0..30)
+        .map(|i| {
+            let mut r = record(i);
+            if r.outcome == Outcome::Accepted {
+                r.finished_at = Some(at(i as i64) + SignedDuration::from_millis(250));
+            }
+            r
+        })
+        .collect();
+    let entries: Vec<LogEntry<'_>> = records
+        .iter()
+        .map(|r| LogEntry {
+            record: r,
+            body: None,
+        })
+        .collect();
+    j.log_messages(&entries).await.expect("log");
+    // From minute 5, six periods of 5 minutes: minutes 5..35 (only 5..29 hold messages).
+    let b = j
+        .activity(at(5), SignedDuration::from_mins(5), 6)
+        .await
+        .expect("activity");
+    assert_eq!(b.len(), 6);
+    assert_eq!(b[0].start, at(5));
+    assert_eq!(b[5].start, at(30));
+    let expect = |lo: usize, hi: usize| {
+        let r = &records[lo..hi];
+        (
+            r.len() as u64,
+            r.iter().filter(|x| x.outcome == Outcome::Rejected).count() as u64,
+            r.iter().filter(|x| x.finished_at.is_some()).count() as u64,
+        )
+    };
+    for (k, bucket) in b.iter().enumerate().take(5) {
+        let (n, f, d) = expect(5 + 5 * k, 10 + 5 * k);
+        assert_eq!(
+            (bucket.messages, bucket.failed, bucket.finished),
+            (n, f, d),
+            "{k}"
+        );
+        assert!(
+            (bucket.total_ms - 250.0 * d as f64).abs() < 0.001,
+            "{bucket:?}"
+        );
+    }
+    assert_eq!(b[5].messages, 0);
+    // Nothing before `since` is counted.
+    let none = j
+        .activity(at(100), SignedDuration::from_mins(5), 2)
+        .await
+        .expect("activity");
+    assert!(none.iter().all(|x| x.messages == 0));
+    j.close().await;
+}
+both_backends!(activity_per_period, activity);

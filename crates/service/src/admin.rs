@@ -19,6 +19,15 @@
 //! | `GET /v1/admin/edocs/{id}` | viewer |
 //! | `POST /v1/admin/edocs/{id}/resend` | operator |
 //! | `GET /v1/admin/agencies?q=&limit=` | viewer |
+//! | `GET /v1/admin/overview` | viewer |
+//! | `GET /v1/admin/search?dossier=&doc_id=&partner=&outcome=&limit=&cursor=` | viewer |
+//! | `GET /v1/admin/dossiers/{code}/timeline` | viewer |
+//! | `GET /v1/admin/report?from=&to=&by=&format=json\|csv` | viewer |
+//! | `GET /v1/admin/maintenance` | viewer |
+//!
+//! The dashboard (`/ui`) calls the same endpoints with its session cookie instead of a
+//! token ([`crate::session`]); a state-changing call then also needs the session's CSRF
+//! token. Search answers and timelines never reveal personal data.
 //!
 //! The document endpoints list and show what went over the axis (no bodies) with every
 //! message about the same `DocumentId`; resend takes `{"reason": TEXT, "not_sent": bool}`:
@@ -79,6 +88,10 @@ pub struct Admin {
     pub sync: Option<Arc<SyncRoute>>,
     /// The partners to ping.
     pub partners: Partners,
+    /// Dashboard sessions (the cookie is accepted like a token).
+    pub sessions: Arc<crate::session::Sessions>,
+    /// What the receiving loop last saw of the document exchange axis (`None`: no `[vdxp]`).
+    pub vdxp: Option<Arc<crate::edocs::PartnerHealth>>,
 }
 
 /// The admin routes.
@@ -88,7 +101,6 @@ pub fn router(state: Arc<Admin>) -> Router {
         .route("/v1/admin/parked", get(parked))
         .route("/v1/admin/parked/replay", post(replay))
         .route("/v1/admin/parked/discard", post(discard))
-        .route("/v1/admin/maintenance", post(maintenance))
         .route("/v1/admin/audit", get(audit))
         .route("/v1/admin/catalogue", get(catalogue))
         .route("/v1/admin/submissions", get(submissions))
@@ -98,6 +110,18 @@ pub fn router(state: Arc<Admin>) -> Router {
         .route("/v1/admin/edocs/{id}", get(edoc))
         .route("/v1/admin/edocs/{id}/resend", post(resend))
         .route("/v1/admin/agencies", get(agencies))
+        .route("/v1/admin/overview", get(overview))
+        .route("/v1/admin/search", get(search))
+        .route("/v1/admin/dossiers/{code}/timeline", get(timeline))
+        .route("/v1/admin/report", get(report))
+        .route(
+            "/v1/admin/maintenance",
+            get(maintenance_state).post(maintenance),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.sessions.clone(),
+            crate::session::csrf_guard,
+        ))
         .with_state(state)
 }
 
@@ -121,6 +145,23 @@ fn operator(st: &Admin, headers: &HeaderMap, needed: Role) -> Result<(String, Ro
         .map(str::trim)
         .filter(|t| !t.is_empty());
     let Some(token) = token else {
+        // A dashboard session (its CSRF token is checked by `session::csrf_guard`).
+        if let Some(s) = st.sessions.from_headers(headers) {
+            return if s.role.allows(needed) {
+                Ok((s.operator, s.role))
+            } else {
+                Err(Refusal(
+                    StatusCode::FORBIDDEN,
+                    "forbidden",
+                    format!(
+                        "this needs the {} role; {} is {}",
+                        needed.name(),
+                        s.operator,
+                        s.role.name()
+                    ),
+                ))
+            };
+        }
         return Err(Refusal(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -812,6 +853,311 @@ async fn agencies(
             "code102": a.code102, "pid": a.pid, "center_code": a.center_code,
             "deleted": a.deleted, "synced_at": a.synced_at.to_string(),
         })).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+/// State of a partner for the overview.
+fn partner_state(partner: &str, state: &str, detail: String) -> Value {
+    json!({ "partner": partner, "state": state, "detail": detail })
+}
+
+async fn maintenance_state(State(st): State<Arc<Admin>>, headers: HeaderMap) -> Answer {
+    operator(&st, &headers, Role::Viewer)?;
+    Ok(Json(json!({ "on": st.maintenance.load(Ordering::Relaxed) })).into_response())
+}
+
+async fn overview(State(st): State<Arc<Admin>>, headers: HeaderMap) -> Answer {
+    operator(&st, &headers, Role::Viewer)?;
+    let queues = st.bus.queues().await.map_err(|e| bus_failure(&e))?;
+    let parked: u64 = queues.iter().map(|q| q.parked).sum();
+    let dvcqg = match &st.sync {
+        None => partner_state("dvcqg", "not_configured", "no [dvcqg] section".into()),
+        Some(sync) => match sync.breaker_state() {
+            lienthong_workflow::BreakerState::Closed { failures: 0, .. } => {
+                partner_state("dvcqg", "up", "circuit breaker closed".into())
+            }
+            lienthong_workflow::BreakerState::Closed { failures, .. } => partner_state(
+                "dvcqg",
+                "degraded",
+                format!("{failures} consecutive failure(s); circuit breaker still closed"),
+            ),
+            lienthong_workflow::BreakerState::HalfOpen { .. } => partner_state(
+                "dvcqg",
+                "degraded",
+                "circuit breaker half-open: one probe call allowed".into(),
+            ),
+            lienthong_workflow::BreakerState::Open { until } => partner_state(
+                "dvcqg",
+                "circuit_open",
+                format!("circuit breaker open after repeated failures; next probe at {until}"),
+            ),
+        },
+    };
+    let vdxp = match &st.vdxp {
+        None => partner_state("vdxp", "not_configured", "no [vdxp] section".into()),
+        Some(h) => {
+            let (state, detail) = h.state(Timestamp::now());
+            partner_state("vdxp", state, detail)
+        }
+    };
+    let now = Timestamp::now();
+    let since = now
+        .checked_sub(jiff::SignedDuration::from_hours(1))
+        .unwrap_or(now);
+    let buckets = st
+        .journal
+        .activity(since, jiff::SignedDuration::from_mins(5), 12)
+        .await
+        .map_err(|e| journal_failure(&e))?;
+    let messages: u64 = buckets.iter().map(|b| b.messages).sum();
+    let failed: u64 = buckets.iter().map(|b| b.failed).sum();
+    let finished: u64 = buckets.iter().map(|b| b.finished).sum();
+    let total_ms: f64 = buckets.iter().map(|b| b.total_ms).sum();
+    let avg = |n: u64, t: f64| {
+        if n == 0 {
+            Value::Null
+        } else {
+            json!((t / n as f64).round())
+        }
+    };
+    Ok(Json(json!({
+        "maintenance": st.maintenance.load(Ordering::Relaxed),
+        "partners": [dvcqg, vdxp],
+        "queues": queues,
+        "parked": parked,
+        "last_hour": {
+            "messages": messages,
+            "failed": failed,
+            "avg_ms": avg(finished, total_ms),
+            "buckets": buckets.iter().map(|b| json!({
+                "start": b.start.to_string(),
+                "messages": b.messages,
+                "failed": b.failed,
+                "avg_ms": avg(b.finished, b.total_ms),
+            })).collect::<Vec<_>>(),
+        },
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct SearchQueryParams {
+    dossier: Option<String>,
+    doc_id: Option<String>,
+    partner: Option<String>,
+    outcome: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn search(
+    State(st): State<Arc<Admin>>,
+    headers: HeaderMap,
+    query: Result<Query<SearchQueryParams>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    use lienthong_journal::messages::{Cursor, Outcome, SearchQuery};
+    operator(&st, &headers, Role::Viewer)?;
+    let Query(q) = query.map_err(|e| bad_request(e.body_text()))?;
+    let outcome = match q.outcome.as_deref().filter(|o| !o.is_empty()) {
+        None => None,
+        Some(o) => Some(Outcome::from_name(o).ok_or_else(|| {
+            bad_request(format!(
+                "outcome: expected pending, accepted, rejected, parked or duplicate, found {o:?}"
+            ))
+        })?),
+    };
+    let after = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => None,
+        Some(c) => {
+            Some(Cursor::parse(c).ok_or_else(|| bad_request("cursor: not a cursor of this API"))?)
+        }
+    };
+    let some = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let page = st
+        .journal
+        .search(&SearchQuery {
+            dossier_code: some(q.dossier),
+            doc_id: some(q.doc_id),
+            partner: some(q.partner),
+            outcome,
+            from: None,
+            to: None,
+            limit: q.limit.unwrap_or(50).clamp(1, 500),
+            after,
+            with_bodies: false,
+            reveal: lienthong_journal::Reveal::Masked,
+        })
+        .await
+        .map_err(|e| journal_failure(&e))?;
+    Ok(Json(json!({
+        "messages": page.items.iter().map(|f| &f.record).collect::<Vec<_>>(),
+        "next": page.next.map(|c| c.to_text()),
+    }))
+    .into_response())
+}
+
+async fn timeline(
+    State(st): State<Arc<Admin>>,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Answer {
+    operator(&st, &headers, Role::Viewer)?;
+    let code = code.trim().to_owned();
+    let entries = st
+        .journal
+        .timeline(&code)
+        .await
+        .map_err(|e| journal_failure(&e))?;
+    let edocs = st
+        .journal
+        .edocs_of_dossier(&code)
+        .await
+        .map_err(|e| journal_failure(&e))?;
+    if entries.is_empty() && edocs.is_empty() {
+        return Err(Refusal(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("the journal holds nothing about dossier {code}"),
+        ));
+    }
+    Ok(Json(json!({
+        "code": code,
+        "entries": entries.iter().map(|e| json!({
+            "at": e.at.to_string(),
+            "kind": e.kind,
+            "summary": e.summary,
+            "message_id": e.message_id,
+        })).collect::<Vec<_>>(),
+        "edocs": edocs.iter().map(crate::edocs::record_json).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ReportParams {
+    from: Option<String>,
+    to: Option<String>,
+    by: Option<String>,
+    agency: Option<String>,
+    format: Option<String>,
+}
+
+fn counts_json(label: &str, c: &lienthong_journal::stats::Counts) -> Value {
+    json!({
+        "label": label,
+        "received": c.received,
+        "online": c.online,
+        "resolved": c.resolved,
+        "resolved_on_time": c.on_time + c.early,
+        "on_time_percent": c.on_time_percent(),
+        "overdue": c.overdue,
+        "pending": c.pending,
+        "online_percent": c.online_percent(),
+    })
+}
+
+fn csv_cell(v: &Value) -> String {
+    let s = match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+async fn report(
+    State(st): State<Arc<Admin>>,
+    headers: HeaderMap,
+    query: Result<Query<ReportParams>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    use lienthong_journal::stats::{GroupBy, ReportQuery};
+    operator(&st, &headers, Role::Viewer)?;
+    let Query(q) = query.map_err(|e| bad_request(e.body_text()))?;
+    let today = jiff::tz::offset(7).to_datetime(Timestamp::now()).date();
+    let date = |v: Option<String>, name: &str, default: jiff::civil::Date| match v
+        .as_deref()
+        .filter(|s| !s.is_empty())
+    {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<jiff::civil::Date>()
+            .map_err(|_| bad_request(format!("{name}: expected YYYY-MM-DD, found {s:?}"))),
+    };
+    let to = date(q.to, "to", today)?;
+    let from = date(q.from, "from", jiff::civil::date(today.year(), 1, 1))?;
+    if from > to {
+        return Err(bad_request("from is after to"));
+    }
+    let by = match q.by.as_deref().unwrap_or("month") {
+        "month" => GroupBy::Month,
+        "agency" => GroupBy::Agency,
+        "department" => GroupBy::Department,
+        other => {
+            return Err(bad_request(format!(
+                "by: expected month, agency or department, found {other:?}"
+            )));
+        }
+    };
+    let r = st
+        .journal
+        .report(&ReportQuery {
+            from,
+            to,
+            agency: q.agency.filter(|a| !a.is_empty()),
+            by,
+        })
+        .await
+        .map_err(|e| journal_failure(&e))?;
+    let rows: Vec<Value> = r
+        .rows
+        .iter()
+        .map(|row| counts_json(row.label.as_deref().unwrap_or(&row.key), &row.counts))
+        .collect();
+    let total = counts_json("total", &r.total);
+    if q.format.as_deref() == Some("csv") {
+        const COLUMNS: &[&str] = &[
+            "label",
+            "received",
+            "online",
+            "resolved",
+            "resolved_on_time",
+            "on_time_percent",
+            "overdue",
+            "pending",
+            "online_percent",
+        ];
+        let mut out = COLUMNS.join(",");
+        out.push_str("\r\n");
+        for row in rows.iter().chain(std::iter::once(&total)) {
+            let cells: Vec<String> = COLUMNS.iter().map(|c| csv_cell(&row[*c])).collect();
+            out.push_str(&cells.join(","));
+            out.push_str("\r\n");
+        }
+        let name = format!("lienthong-report-{from}-{to}.csv");
+        return Ok((
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+            ],
+            out,
+        )
+            .into_response());
+    }
+    Ok(Json(json!({
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "by": q.by.unwrap_or_else(|| "month".into()),
+        "rows": rows,
+        "total": total,
     }))
     .into_response())
 }

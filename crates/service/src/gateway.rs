@@ -340,6 +340,7 @@ impl Gateway {
         };
 
         // The document exchange axis: send route, delivery route, the receiving loops.
+        let mut vdxp_health = None;
         let edoc_api = match &config.vdxp {
             None => None,
             Some(v) => {
@@ -379,6 +380,7 @@ impl Gateway {
                     }
                 }));
                 let receiver = Arc::new(Receiver::new(journal.clone(), client, settings.clone()));
+                vdxp_health = Some(receiver.health());
                 tasks.push(tokio::spawn(receiver.run(stopping.clone())));
                 Some(Arc::new(EdocApi {
                     journal: journal.clone(),
@@ -419,6 +421,7 @@ impl Gateway {
             pressure,
             max_request_bytes: config.gateway.max_request_bytes,
         });
+        let sessions = Arc::new(crate::session::Sessions::default());
         let admin = Arc::new(crate::admin::Admin {
             bus: bus.clone(),
             journal: journal.clone(),
@@ -429,6 +432,13 @@ impl Gateway {
                 dvcqg: ping_config,
                 sync: sync.clone(),
             },
+            sessions: sessions.clone(),
+            vdxp: vdxp_health,
+        });
+        let session_api = Arc::new(crate::session::SessionApi {
+            tokens: Tokens::from_config(config),
+            sessions,
+            journal: journal.clone(),
         });
         let scrape = Arc::new(crate::metrics::Scrape {
             bus: bus.clone(),
@@ -456,6 +466,7 @@ impl Gateway {
                     .with_state(ops),
             )
             .merge(crate::admin::router(admin))
+            .merge(crate::session::router(session_api))
             .merge(crate::metrics::router(scrape))
             // The description of the ingest API, without authentication.
             .merge(crate::openapi::router());

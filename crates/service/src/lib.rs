@@ -28,6 +28,7 @@
 //! - [`relay`]: hands the journal's outbox work items to the bus;
 //! - [`resync`]: compares the journal's view of a dossier with the portal's copy and
 //!   repairs the journal's beliefs (`POST /v1/admin/dossiers/{code}/resync`);
+//! - [`session`]: the dashboard's sign-in (operator token → session cookie, CSRF token);
 //! - [`sync`]: the `dossier.sync` route, which reconciles the national portal (DVCQG) towards
 //!   the journal's state;
 //! - [`ui`]: the operator dashboard under `/ui` — a small page in Vietnamese and English,
@@ -46,5 +47,6 @@ pub mod partners;
 pub mod portal;
 pub mod relay;
 pub mod resync;
+pub mod session;
 pub mod sync;
 pub mod ui;

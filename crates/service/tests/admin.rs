@@ -535,3 +535,279 @@ fn the_alert_scan_reads_expressions_only() {
         vec!["lienthong_b", "lienthong_a_total", "lienthong_e"]
     );
 }
+
+/// Signs in on the dashboard: the cookie (`lt_session=…`) and the CSRF token.
+async fn sign_in(gw: &Gw, token: &str) -> (u16, Option<String>, Value) {
+    let resp = gw
+        .http
+        .post(format!("{}/ui/api/session", gw.url))
+        .header("content-type", "application/json")
+        .body(json!({ "token": token }).to_string())
+        .send()
+        .await
+        .expect("send");
+    let status = resp.status().as_u16();
+    let cookie = resp
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    (status, cookie, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// A request with the session cookie (and the CSRF header when given).
+async fn with_cookie(
+    gw: &Gw,
+    method: reqwest::Method,
+    path: &str,
+    cookie: &str,
+    csrf: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let pair = cookie.split(';').next().expect("cookie pair");
+    let mut r = gw
+        .http
+        .request(method, format!("{}{path}", gw.url))
+        .header("cookie", pair);
+    if let Some(c) = csrf {
+        r = r.header("x-csrf-token", c);
+    }
+    if let Some(b) = body {
+        r = r
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let resp = r.send().await.expect("send");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("text");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_sessions_csrf_overview_search_timeline_report() {
+    use reqwest::Method;
+    let gw = start("dashboard").await;
+    gw.park(&["d-1", "d-2"]).await;
+    // A dossier through the ingest API, for search and the timeline.
+    let d = Generator::new(3)
+        .story()
+        .versions
+        .first()
+        .cloned()
+        .expect("a version");
+    let (s, v) = gw
+        .post(
+            "/v1/dossiers",
+            Some(CLIENT),
+            serde_json::from_str(&dossier_json(&d)).expect("json"),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
+
+    // Sign-in: unknown and client tokens are refused; an operator gets a cookie.
+    assert_eq!(sign_in(&gw, "lt_nobody").await.0, 401);
+    assert_eq!(sign_in(&gw, CLIENT).await.0, 401);
+    let (s, cookie, who) = sign_in(&gw, OPERATOR).await;
+    assert_eq!(s, 200, "{who}");
+    let cookie = cookie.expect("a session cookie");
+    assert!(cookie.starts_with("lt_session="), "{cookie}");
+    for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(cookie.contains(attr), "{attr} in {cookie}");
+    }
+    assert_eq!(
+        (who["operator"].as_str(), who["role"].as_str()),
+        (Some("op"), Some("operator"))
+    );
+    let csrf = who["csrf"].as_str().expect("csrf").to_owned();
+    let (s, again) = with_cookie(&gw, Method::GET, "/ui/api/session", &cookie, None, None).await;
+    assert_eq!((s, &again["csrf"]), (200, &who["csrf"]), "{again}");
+    assert_eq!(
+        with_cookie(
+            &gw,
+            Method::GET,
+            "/ui/api/session",
+            "lt_session=forged",
+            None,
+            None
+        )
+        .await
+        .0,
+        401
+    );
+
+    // The admin API takes the cookie; a state change needs the CSRF token too.
+    let (s, o) = with_cookie(&gw, Method::GET, "/v1/admin/overview", &cookie, None, None).await;
+    assert_eq!(s, 200, "{o}");
+    assert_eq!(o["parked"], 2, "{o}");
+    assert_eq!(o["partners"][0]["partner"], "dvcqg");
+    assert_eq!(o["partners"][1]["state"], "not_configured", "{o}");
+    assert_eq!(o["last_hour"]["buckets"].as_array().map(Vec::len), Some(12));
+    assert!(
+        o["last_hour"]["messages"].as_u64().is_some_and(|n| n >= 1),
+        "{o}"
+    );
+    let replay = json!({ "route": ROUTE, "id": "d-1", "reason": "from the dashboard" });
+    let (s, v) = with_cookie(
+        &gw,
+        Method::POST,
+        "/v1/admin/parked/replay",
+        &cookie,
+        None,
+        Some(replay.clone()),
+    )
+    .await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("csrf")), "{v}");
+    let (s, v) = with_cookie(
+        &gw,
+        Method::POST,
+        "/v1/admin/parked/replay",
+        &cookie,
+        Some("0000"),
+        Some(replay.clone()),
+    )
+    .await;
+    assert_eq!(s, 403, "a wrong CSRF token: {v}");
+    let (s, v) = with_cookie(
+        &gw,
+        Method::POST,
+        "/v1/admin/parked/replay",
+        &cookie,
+        Some(&csrf),
+        Some(replay.clone()),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, o) = with_cookie(&gw, Method::GET, "/v1/admin/overview", &cookie, None, None).await;
+    assert_eq!(o["parked"], 1, "replayed from the dashboard: {o}");
+    // A viewer's session can look, not act.
+    let (_, vcookie, vwho) = sign_in(&gw, VIEWER).await;
+    let vcookie = vcookie.expect("cookie");
+    let (s, v) = with_cookie(
+        &gw,
+        Method::POST,
+        "/v1/admin/parked/replay",
+        &vcookie,
+        vwho["csrf"].as_str(),
+        Some(json!({ "route": ROUTE, "id": "d-2", "reason": "x" })),
+    )
+    .await;
+    assert_eq!((s, v["error"].as_str()), (403, Some("forbidden")), "{v}");
+    let (s, _) = with_cookie(&gw, Method::GET, "/v1/admin/audit", &vcookie, None, None).await;
+    assert_eq!(s, 403, "the audit log is for admins");
+
+    // Search and timeline, personal data masked.
+    let path = format!("/v1/admin/search?dossier={}", d.code);
+    let (s, found) = with_cookie(&gw, Method::GET, &path, &cookie, None, None).await;
+    assert_eq!(s, 200, "{found}");
+    let messages = found["messages"].as_array().expect("messages");
+    assert!(!messages.is_empty(), "{found}");
+    assert!(
+        messages
+            .iter()
+            .all(|m| m["dossier_code"] == d.code.as_str())
+    );
+    assert!(
+        !found.to_string().contains("\"body\""),
+        "no bodies in search answers"
+    );
+    let path = format!("/v1/admin/dossiers/{}/timeline", d.code);
+    let (s, tl) = with_cookie(&gw, Method::GET, &path, &cookie, None, None).await;
+    assert_eq!(s, 200, "{tl}");
+    assert_eq!(tl["entries"][0]["kind"], "version", "{tl}");
+    let (s, _) = with_cookie(
+        &gw,
+        Method::GET,
+        "/v1/admin/dossiers/000.00.00.H41-000000-0000/timeline",
+        &cookie,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+
+    // The report, JSON and CSV.
+    let (s, r) = with_cookie(
+        &gw,
+        Method::GET,
+        "/v1/admin/report?from=2020-01-01&to=2030-12-31&by=agency",
+        &cookie,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["total"]["received"], 1, "{r}");
+    let (s, csv) = with_cookie(
+        &gw,
+        Method::GET,
+        "/v1/admin/report?from=2020-01-01&to=2030-12-31&format=csv",
+        &cookie,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let csv = csv.as_str().expect("text").to_owned();
+    assert!(csv.starts_with("label,received,online,resolved,"), "{csv}");
+    assert!(
+        csv.lines()
+            .last()
+            .is_some_and(|l| l.starts_with("total,1,")),
+        "{csv}"
+    );
+    let (s, _) = with_cookie(
+        &gw,
+        Method::GET,
+        "/v1/admin/report?from=2025-13-01",
+        &cookie,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 400);
+    let (s, m) = with_cookie(
+        &gw,
+        Method::GET,
+        "/v1/admin/maintenance",
+        &vcookie,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!((s, &m["on"]), (200, &json!(false)));
+
+    // Sign-out needs the CSRF token; afterwards the cookie is worthless.
+    let (s, _) = with_cookie(&gw, Method::DELETE, "/ui/api/session", &cookie, None, None).await;
+    assert_eq!(s, 403);
+    let (s, _) = with_cookie(
+        &gw,
+        Method::DELETE,
+        "/ui/api/session",
+        &cookie,
+        Some(&csrf),
+        None,
+    )
+    .await;
+    assert_eq!(s, 204);
+    assert_eq!(
+        with_cookie(&gw, Method::GET, "/v1/admin/overview", &cookie, None, None)
+            .await
+            .0,
+        401
+    );
+    // Every action of the session is in the audit log, under the operator's name.
+    let (_, audit) = gw.get("/v1/admin/audit?actor=op", Some(ADMIN)).await;
+    let actions: Vec<&str> = audit["audit"]
+        .as_array()
+        .expect("audit")
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    for a in ["ui.sign_in", "parked.replay", "ui.sign_out"] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+    gw.stop().await;
+}

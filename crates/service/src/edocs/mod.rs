@@ -353,3 +353,88 @@ pub async fn record_status(
     }
     Ok((id, recorded))
 }
+
+/// What the receiving loop last saw of the axis, for the operators' overview: the time of
+/// the last successful call and the last failure.
+#[derive(Debug, Default)]
+pub struct PartnerHealth {
+    inner: std::sync::Mutex<HealthState>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct HealthState {
+    last_ok: Option<Timestamp>,
+    last_failure: Option<(Timestamp, String)>,
+    interval_secs: u64,
+    standby: bool,
+}
+
+impl PartnerHealth {
+    /// A health record for a loop polling every `interval`.
+    pub fn new(interval: std::time::Duration) -> PartnerHealth {
+        PartnerHealth {
+            inner: std::sync::Mutex::new(HealthState {
+                interval_secs: interval.as_secs().max(1),
+                ..HealthState::default()
+            }),
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut HealthState) -> R) -> R {
+        let mut g = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut g)
+    }
+
+    /// A call succeeded.
+    pub fn ok(&self, at: Timestamp) {
+        self.with(|h| {
+            h.last_ok = Some(at);
+            h.standby = false;
+        });
+    }
+
+    /// Another node holds the poller lease: this one does not call the axis.
+    pub fn standby(&self) {
+        self.with(|h| h.standby = true);
+    }
+
+    /// A call failed (`what` names the call and the error kind, never message content).
+    pub fn failed(&self, at: Timestamp, what: String) {
+        self.with(|h| h.last_failure = Some((at, what)));
+    }
+
+    /// `up` (the last call succeeded recently), `degraded` (successes and failures mixed
+    /// recently, or no news for a while), `down` (only failures since the last success);
+    /// with a short explanation.
+    pub fn state(&self, now: Timestamp) -> (&'static str, String) {
+        let h = self.with(|h| h.clone());
+        let stale = |t: Timestamp| {
+            now.duration_since(t).as_secs()
+                > i64::try_from(h.interval_secs * 3 + 30).unwrap_or(i64::MAX)
+        };
+        if h.standby {
+            return ("up", "another node polls the axis; see its overview".into());
+        }
+        match (h.last_ok, h.last_failure) {
+            (None, None) => ("degraded", "not polled yet".into()),
+            (Some(ok), None) if stale(ok) => ("degraded", format!("no answer since {ok}")),
+            (Some(ok), None) => ("up", format!("last answer {ok}")),
+            (None, Some((at, what))) => {
+                ("down", format!("no answer yet; last failure {at}: {what}"))
+            }
+            (Some(ok), Some((at, what))) if at > ok => (
+                "down",
+                format!("last failure {at}: {what}; last answer {ok}"),
+            ),
+            (Some(ok), Some((at, what))) if !stale(at) => (
+                "degraded",
+                format!("answering (last {ok}) after a recent failure {at}: {what}"),
+            ),
+            (Some(ok), Some(_)) if stale(ok) => ("degraded", format!("no answer since {ok}")),
+            (Some(ok), Some(_)) => ("up", format!("last answer {ok}")),
+        }
+    }
+}

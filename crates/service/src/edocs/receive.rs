@@ -42,6 +42,7 @@ pub struct Receiver {
     journal: Journal,
     client: VdxpClient,
     settings: Arc<EdocSettings>,
+    health: Arc<super::PartnerHealth>,
 }
 
 /// What one pass did.
@@ -62,11 +63,18 @@ pub struct PassReport {
 impl Receiver {
     /// A receiver over `journal` and `client`.
     pub fn new(journal: Journal, client: VdxpClient, settings: Arc<EdocSettings>) -> Receiver {
+        let health = Arc::new(super::PartnerHealth::new(settings.poll_interval));
         Receiver {
             journal,
             client,
             settings,
+            health,
         }
+    }
+
+    /// What the loop last saw of the axis (for the operators' overview).
+    pub fn health(&self) -> Arc<super::PartnerHealth> {
+        Arc::clone(&self.health)
     }
 
     fn lease_ttl(&self) -> SignedDuration {
@@ -121,7 +129,10 @@ impl Receiver {
             .await
         {
             Ok(true) => report.leader = true,
-            Ok(false) => return report,
+            Ok(false) => {
+                self.health.standby();
+                return report;
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot take the poller lease; not polling");
                 return report;
@@ -129,8 +140,15 @@ impl Receiver {
         }
         for kind in [MessageType::Edoc, MessageType::Status] {
             let items = match self.client.get_received_list(kind, None).await {
-                Ok(items) => items,
+                Ok(items) => {
+                    self.health.ok(Timestamp::now());
+                    items
+                }
                 Err(e) => {
+                    self.health.failed(
+                        Timestamp::now(),
+                        format!("getReceivedEdocList: {:?} ({:?})", e.kind, e.fault),
+                    );
                     tracing::warn!(partner = PARTNER, kind = kind.as_str(), error = %e,
                         retryable = e.retryable, "getReceivedEdocList failed; next pass");
                     continue;
@@ -198,8 +216,9 @@ impl Receiver {
         let facts = match facts_of(listed, item, &bytes) {
             Ok(f) => f,
             Err(why) => {
-                tracing::warn!(partner = PARTNER, axis_doc_id = %axis_id, reason = %why,
-                    "unusable message; answered fail");
+                // The reason may quote the message: it goes to the journal, not the log.
+                tracing::warn!(partner = PARTNER, axis_doc_id = %axis_id,
+                    "unusable message; answered fail (reason in the message log)");
                 report.unusable += 1;
                 crate::metrics::edoc_received(listed.as_str(), "unusable");
                 log.outcome = Outcome::Rejected;
