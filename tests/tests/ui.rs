@@ -16,6 +16,7 @@
 
 use base64::Engine as _;
 use lienthong_bus::{Message, Reason};
+use lienthong_model::Dossier;
 use lienthong_provincial::generate::Generator;
 use lienthong_provincial::write::dossier_json;
 use lienthong_sandbox::dvcqg::{DvcqgConfig, DvcqgSim, spawn_dvcqg};
@@ -305,11 +306,32 @@ impl Browser {
         .await
     }
 
-    /// Saves a PNG of the window as `target/ui-screenshots/{name}.png`.
+    async fn window(&self, width: u64, height: u64) {
+        self.must(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await;
+    }
+
+    /// Saves a PNG of the whole page (the window made as tall as the page for the shot)
+    /// as `target/ui-screenshots/{name}.png`.
     async fn screenshot(&self, name: &str) {
+        // The window's frame is what the viewport lacks of the window's height.
+        let size = self
+            .script(
+                "return [document.documentElement.scrollHeight, window.innerHeight, \
+                 window.outerHeight]",
+            )
+            .await;
+        let n = |i: usize| size[i].as_u64().unwrap_or(900);
+        let frame = 900u64.max(n(2)).saturating_sub(n(1));
+        self.window(1366, (n(0) + frame).clamp(900, 2400)).await;
         // Let the page settle (fonts, the last paint).
         tokio::time::sleep(Duration::from_millis(300)).await;
         let v = self.must(reqwest::Method::GET, "/screenshot", None).await;
+        self.window(1366, 900).await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(v.as_str().expect("base64 screenshot"))
             .expect("screenshot decodes");
@@ -466,26 +488,36 @@ role = "admin"
             .expect("park");
     }
 
-    /// Submits the first version of a generated dossier of the client's unit and waits
-    /// until the portal acknowledged it; its code.
-    async fn a_synced_dossier(&self) -> String {
+    /// The first `n` generated stories of the client's unit (their versions).
+    fn stories(&self, n: usize) -> Vec<Vec<Dossier>> {
         let mut g = Generator::new(SEED);
-        let d = (0..10_000)
-            .map(|_| g.story())
-            .find_map(|s| {
-                s.versions
-                    .into_iter()
-                    .next()
-                    .filter(|d| d.unit.code.as_deref() == Some(self.unit.as_str()))
+        let stories: Vec<_> = (0..10_000)
+            .map(|_| g.story().versions)
+            .filter(|v| {
+                v.first()
+                    .is_some_and(|d| d.unit.code.as_deref() == Some(self.unit.as_str()))
             })
-            .expect("a dossier of the unit");
+            .take(n)
+            .collect();
+        assert_eq!(stories.len(), n, "enough stories of the unit");
+        stories
+    }
+
+    async fn submit(&self, d: &Dossier) {
         let r = self
             .http
             .post(format!("{}/v1/dossiers", self.url))
             .header("content-type", "application/json")
-            .body(dossier_json(&d));
+            .body(dossier_json(d));
         let (s, v) = self.call(r, CLIENT).await;
-        assert_eq!(s, 202, "{v}");
+        assert_eq!(s, 202, "version {} of {}: {v}", d.version, d.code);
+    }
+
+    /// Submits the first version of the first story and waits until the portal
+    /// acknowledged it; its code.
+    async fn a_synced_dossier(&self) -> String {
+        let d = self.stories(1).remove(0).remove(0);
+        self.submit(&d).await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let st = self
@@ -504,6 +536,34 @@ role = "admin"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Submits every version of `n` more stories, for the statistics; the period of their
+    /// receptions (six months from the first day of the earliest one's month).
+    async fn some_history(&self, n: usize) -> (String, String) {
+        let mut days = Vec::new();
+        for versions in self.stories(n + 1).into_iter().skip(1) {
+            for d in &versions {
+                self.submit(d).await;
+            }
+            if let Some(at) = versions.first().and_then(|d| d.received_at) {
+                days.push(at.to_string()[..10].to_owned());
+            }
+        }
+        days.sort();
+        let first = days.first().expect("received dates");
+        let from = format!("{}-01", &first[..7]);
+        // Six months: the resolutions come after the receptions.
+        let (y, m): (u32, u32) = (
+            first[..4].parse().expect("year"),
+            first[5..7].parse().expect("month"),
+        );
+        let (y, m) = if m + 5 > 12 {
+            (y + 1, m + 5 - 12)
+        } else {
+            (y, m + 5)
+        };
+        (from, format!("{y}-{m:02}-28"))
     }
 
     async fn parked_ids(&self) -> Vec<String> {
@@ -652,6 +712,9 @@ async fn the_dashboard_in_a_browser() {
     assert_eq!(replay["reason"], "đối tác đã sửa lỗi E42", "{v}");
     b.wait_text("#parked-card h2", |t| t.contains("(0)")).await;
 
+    // More dossiers for the statistics.
+    let (from, to) = h.some_history(12).await;
+
     // Search the dossier and see its timeline.
     b.click("#nav-search").await;
     b.type_into("#search-input", &code).await;
@@ -666,6 +729,12 @@ async fn the_dashboard_in_a_browser() {
     // Statistics: the table, the chart, the CSV link.
     b.click("#nav-stats").await;
     b.wait("#stats-table").await;
+    b.goto(&format!("{ui}#/stats?from={from}&to={to}&by=month"))
+        .await;
+    b.wait_text("[data-testid=stats-total] td:nth-child(2)", |t| {
+        t.trim().parse::<u32>().is_ok_and(|n| n > 0)
+    })
+    .await;
     b.wait("#chart-stats").await;
     let csv = b.attribute("#stats-csv", "href").await.unwrap_or_default();
     assert!(csv.contains("format=csv"), "{csv}");
@@ -678,6 +747,9 @@ async fn the_dashboard_in_a_browser() {
 
     // The admin: maintenance on and off from the page, the audit log.
     sign_in(&b, ADMIN).await;
+    // Signed in again, the page stays where it was.
+    b.wait("#page-stats").await;
+    b.click("#nav-overview").await;
     b.click("#maintenance-toggle").await;
     b.type_into("#reason-input", "nâng cấp máy chủ").await;
     b.click("#reason-ok").await;

@@ -469,7 +469,8 @@ impl Gateway {
             .merge(crate::session::router(session_api))
             .merge(crate::metrics::router(scrape))
             // The description of the ingest API, without authentication.
-            .merge(crate::openapi::router());
+            .merge(crate::openapi::router())
+            .merge(crate::ui::router());
         let listener = tokio::net::TcpListener::bind(&config.gateway.listen)
             .await
             .map_err(|source| StartError::Listen {

@@ -128,4 +128,39 @@ mod tests {
         assert!(!INDEX_HTML.contains("<style") && !INDEX_HTML.contains("style=\""));
         assert_eq!(INDEX_HTML.matches("<script").count(), 1);
     }
+
+    #[test]
+    fn every_label_is_in_both_languages() {
+        // Every literal key the page translates, `t('key'…`, is in the vi and the en
+        // dictionary; the two dictionaries have the same keys.
+        let (vi, en) = APP_JS
+            .split_once("\n    en: {")
+            .expect("an en dictionary after the vi one");
+        let en = en.split_once("\n    },").expect("the end of en").0;
+        let keys = |dict: &str| -> std::collections::BTreeSet<String> {
+            dict.lines()
+                .filter_map(|l| {
+                    l.trim()
+                        .strip_prefix('\'')?
+                        .split_once("': ")
+                        .map(|(k, _)| k.to_owned())
+                })
+                .collect()
+        };
+        let (vi, en) = (keys(vi), keys(en));
+        assert!(vi.len() > 100, "{}", vi.len());
+        assert_eq!(vi, en, "the same keys in vi and en");
+        for (at, _) in APP_JS.match_indices("t('") {
+            // `t(` itself, not the end of another name (`split('`).
+            let before = APP_JS[..at].chars().next_back().unwrap_or(' ');
+            if before.is_alphanumeric() || before == '_' || before == '.' {
+                continue;
+            }
+            let key = APP_JS[at + 3..].split('\'').next().unwrap_or_default();
+            if key.ends_with('.') || key.ends_with('_') {
+                continue; // A key built at run time, e.g. t('state.' + state).
+            }
+            assert!(vi.contains(key), "{key} is translated");
+        }
+    }
 }

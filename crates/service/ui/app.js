@@ -117,6 +117,12 @@
       'search.by_doc': 'Mã văn bản',
       'search.partner': 'Đối tác',
       'search.submit': 'Tìm',
+      'outcome.pending': 'đang chờ',
+      'outcome.accepted': 'được nhận',
+      'outcome.rejected': 'bị từ chối',
+      'outcome.parked': 'bị giữ lại',
+      'outcome.duplicate': 'trùng lặp',
+      'search.outcome': 'Kết quả',
       'search.results': 'Thông điệp',
       'search.empty': 'Nhập mã hồ sơ hoặc mã văn bản để tìm.',
       'search.masked': 'Dữ liệu cá nhân được che trong câu trả lời.',
@@ -283,6 +289,12 @@
       'search.by_doc': 'Document id',
       'search.partner': 'Partner',
       'search.submit': 'Search',
+      'outcome.pending': 'pending',
+      'outcome.accepted': 'accepted',
+      'outcome.rejected': 'rejected',
+      'outcome.parked': 'parked',
+      'outcome.duplicate': 'duplicate',
+      'search.outcome': 'Outcome',
       'search.results': 'Messages',
       'search.empty': 'Enter a dossier code or a document id.',
       'search.masked': 'Personal data is masked in answers.',
@@ -349,6 +361,7 @@
   const LANG_KEY = 'lienthong.lang';
   const ROLES = ['viewer', 'operator', 'admin'];
   const SVG_NS = 'http://www.w3.org/2000/svg';
+  const OUTCOMES = ['pending', 'accepted', 'rejected', 'parked', 'duplicate'];
 
   const state = {
     lang: 'vi',
@@ -868,11 +881,17 @@
     return card;
   }
 
+  // The top of a scale of `ticks` whole steps covering `max`.
+  function scaleTop(max, ticks) {
+    const step = Math.max(1, Math.ceil(max / ticks));
+    return step * ticks;
+  }
+
   // Bars of messages (failed in red on top of them) per bucket.
   function lastHourChart(buckets) {
     const W = 720, H = 200, left = 40, bottom = 24, top = 10;
     const plotH = H - bottom - top;
-    const max = Math.max(1, ...buckets.map(b => b.messages || 0));
+    const max = scaleTop(Math.max(0, ...buckets.map(b => b.messages || 0)), 2);
     const n = Math.max(buckets.length, 1);
     const slot = (W - left - 10) / n;
     const bar = Math.max(4, slot * 0.7);
@@ -1098,15 +1117,19 @@
     const partner = el('select', { id: 'search-partner', testid: 'search-partner' },
       el('option', { value: '' }, t('common.any')),
       ['dvcqg', 'vdxp'].map(p => el('option', { value: p, selected: params.partner === p }, p.toUpperCase())));
+    const outcome = el('select', { id: 'search-outcome', testid: 'search-outcome' },
+      el('option', { value: '' }, t('common.any')),
+      OUTCOMES.map(o => el('option', { value: o, selected: params.outcome === o }, t('outcome.' + o))));
     const form = el('form', { id: 'search-form', testid: 'search-form', class: 'filters' },
       field(t('search.field'), by),
       field(t('search.query'), query),
       field(t('search.partner'), partner),
+      field(t('search.outcome'), outcome),
       el('button', { type: 'submit', id: 'search-submit', testid: 'search-submit', class: 'primary' }, t('search.submit')));
     form.addEventListener('submit', ev => {
       ev.preventDefault();
       const v = query.value.trim();
-      const p = { partner: partner.value };
+      const p = { partner: partner.value, outcome: outcome.value };
       p[by.value] = v;
       window.location.hash = '#/search' + qs(p);
     });
@@ -1116,7 +1139,7 @@
     shell.body.appendChild(results);
     shell.body.appendChild(timeline);
     query.focus();
-    const q = { dossier: params.dossier, doc_id: params.doc_id, partner: params.partner };
+    const q = { dossier: params.dossier, doc_id: params.doc_id, partner: params.partner, outcome: params.outcome };
     if (!q.dossier && !q.doc_id) {
       results.appendChild(el('p', { id: 'search-empty', testid: 'search-empty', class: 'muted' }, t('search.empty')));
       return;
@@ -1144,10 +1167,15 @@
             : '—',
         },
         { key: 'col.doc_id', cell: m => m.doc_id || '—' },
-        { key: 'col.kind', cell: m => m.kind || '—' },
-        { key: 'col.outcome', cell: m => el('span', { class: 'outcome outcome-' + m.outcome }, m.outcome || '—') },
+        { key: 'col.kind', cls: 'wrap', cell: m => m.kind || '—' },
+        {
+          key: 'col.outcome',
+          cell: m => el('span', {
+            class: 'outcome outcome-' + m.outcome,
+            title: m.finished_at ? t('col.finished_at') + ': ' + fmtTime(m.finished_at) : null,
+          }, m.outcome ? t('outcome.' + m.outcome) : '—'),
+        },
         { key: 'col.attempts', cls: 'num', cell: m => fmtNum(m.attempts) },
-        { key: 'col.finished_at', cell: m => fmtTime(m.finished_at) },
         {
           key: 'col.answer', cls: 'wrap',
           cell: m => [m.answer_code ? el('code', null, m.answer_code) : null, m.answer_code && m.answer_message ? ' ' : null,
@@ -1270,7 +1298,7 @@
   function statsChart(rows) {
     const W = 960, H = 260, left = 50, bottom = 60, top = 10;
     const plotH = H - bottom - top;
-    const max = Math.max(1, ...rows.map(r => Math.max(r.received || 0, r.resolved_on_time || 0)));
+    const max = scaleTop(Math.max(0, ...rows.map(r => Math.max(r.received || 0, r.resolved_on_time || 0))), 4);
     const n = Math.max(rows.length, 1);
     const slot = (W - left - 10) / n;
     const bar = Math.max(3, Math.min(28, slot * 0.35));
