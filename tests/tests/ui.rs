@@ -3,23 +3,25 @@
 //! the portal and the embedded backends.
 //!
 //! Covered: a wrong token is refused with a visible error; a viewer sees the parked list
-//! but no replay button and no audit page; an operator opens every page, replays a parked
-//! message from the page (the admin API then lists it no longer parked, and the audit log
-//! has the replay with the reason typed in the page), searches a dossier code and sees its
-//! timeline; an admin switches maintenance on and off from the page and reads the audit
-//! log; the language switch changes the labels and `<html lang>` and is kept over a reload.
-//! A screenshot of each page is saved in `target/ui-screenshots/`.
+//! but no replay button and no audit page; an operator opens every page, replays from the
+//! page a dossier the portal refused for review (the admin API then lists it no longer
+//! parked, the dossier reaches the portal, and the audit log has the replay with the reason
+//! typed in the page), searches a dossier code and sees its timeline; an admin switches
+//! maintenance on and off from the page and reads the audit log; the language switch
+//! changes the labels and `<html lang>` and is kept over a reload; after signing out the
+//! cookie no longer opens the admin API. A screenshot of each page is saved in
+//! `target/ui-screenshots/`.
 //!
 //! chromedriver is taken from `LIENTHONG_TEST_CHROMEDRIVER`, else `/usr/bin/chromedriver`;
 //! the browser from `LIENTHONG_TEST_CHROMIUM`, else `/usr/bin/chromium` when it exists
 //! (else chromedriver's own choice). Without chromedriver the test is skipped.
 
 use base64::Engine as _;
-use lienthong_bus::{Message, Reason};
 use lienthong_model::Dossier;
 use lienthong_provincial::generate::Generator;
 use lienthong_provincial::write::dossier_json;
 use lienthong_sandbox::dvcqg::{DvcqgConfig, DvcqgSim, spawn_dvcqg};
+use lienthong_sandbox::fault::NextFailure;
 use lienthong_service::auth::TokenHash;
 use lienthong_service::config::Config;
 use lienthong_service::gateway::Gateway;
@@ -32,9 +34,6 @@ const VIEWER: &str = "lt_e2e_ui_viewer";
 const OPERATOR: &str = "lt_e2e_ui_operator";
 const ADMIN: &str = "lt_e2e_ui_admin";
 const KEY_HEX: &str = "2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c";
-/// A route no component consumes: a message parked there stays parked until replayed.
-const IDLE_ROUTE: &str = "status.inbound";
-const PARKED_ID: &str = "e2e-ui-parked-1";
 const SEED: u64 = 7;
 /// How long the page may take to show something.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -315,6 +314,16 @@ impl Browser {
         .await;
     }
 
+    /// Runs an asynchronous script (it calls its last argument with the result).
+    async fn script_async(&self, script: &str) -> Value {
+        self.must(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
     /// Saves a PNG of the whole page (the window made as tall as the page for the shot)
     /// as `target/ui-screenshots/{name}.png`.
     async fn screenshot(&self, name: &str) {
@@ -353,7 +362,8 @@ impl Browser {
 struct Harness {
     gateway: Gateway,
     url: String,
-    _sim: DvcqgSim,
+    sim: DvcqgSim,
+    sim_url: String,
     http: reqwest::Client,
     dir: PathBuf,
     unit: String,
@@ -437,7 +447,8 @@ role = "admin"
         Harness {
             url: format!("http://{}", gateway.addr()),
             gateway,
-            _sim: sim,
+            sim,
+            sim_url: format!("http://{sim_addr}"),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -467,25 +478,44 @@ role = "admin"
             .await
     }
 
-    /// Parks `id` on [`IDLE_ROUTE`] through the gateway's bus, as a route would.
-    async fn park(&self, id: &str) {
-        let bus = self.gateway.bus();
-        bus.publish(Message::new(
-            id,
-            IDLE_ROUTE,
-            format!("key-{id}"),
-            b"{}".to_vec(),
-        ))
-        .await
-        .expect("publish");
-        let mut consumer = bus.consume(IDLE_ROUTE, 8).await.expect("consume");
-        let d = tokio::time::timeout(PATIENCE, consumer.next())
+    /// Has the portal refuse the next dossier for review (`error_code` 3: parked for a
+    /// human, not retried), submits the first version of the second story and waits
+    /// until the sync route parked it; its code and the parked message's id.
+    async fn a_parked_dossier(&self) -> (String, String) {
+        self.sim
+            .push_next_failure(NextFailure {
+                service: "DongBoHoSoMC".into(),
+                count: 1,
+                error_code: Some("3".into()),
+                message: Some("Hồ sơ cần được cán bộ kiểm tra lại".into()),
+                ..NextFailure::default()
+            })
+            .expect("failure rule");
+        let d = self.stories(2).remove(1).remove(0);
+        self.submit(&d).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(id) = self.parked_ids().await.into_iter().next() {
+                return (d.code, id);
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} was never parked",
+                d.code
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Whether the portal (the simulator) holds `code`.
+    async fn at_portal(&self, code: &str) -> bool {
+        let r = self
+            .http
+            .get(format!("{}/admin/dossiers/{code}", self.sim_url))
+            .send()
             .await
-            .expect("delivery in time")
-            .expect("delivery");
-        d.park(Reason::new("refused by the partner").partner_code("E42"))
-            .await
-            .expect("park");
+            .expect("simulator");
+        r.status().is_success()
     }
 
     /// The first `n` generated stories of the client's unit (their versions).
@@ -542,7 +572,7 @@ role = "admin"
     /// receptions (six months from the first day of the earliest one's month).
     async fn some_history(&self, n: usize) -> (String, String) {
         let mut days = Vec::new();
-        for versions in self.stories(n + 1).into_iter().skip(1) {
+        for versions in self.stories(n + 2).into_iter().skip(2) {
             for d in &versions {
                 self.submit(d).await;
             }
@@ -568,7 +598,7 @@ role = "admin"
 
     async fn parked_ids(&self) -> Vec<String> {
         let (s, v) = self
-            .get(&format!("/v1/admin/parked?route={IDLE_ROUTE}"), OPERATOR)
+            .get("/v1/admin/parked?route=dossier.sync", OPERATOR)
             .await;
         assert_eq!(s, 200, "{v}");
         v["parked"]
@@ -610,8 +640,9 @@ async fn the_dashboard_in_a_browser() {
     let b = Browser::open(&driver, &h.http).await;
     let ui = format!("{}/ui/", h.url);
 
-    h.park(PARKED_ID).await;
     let code = h.a_synced_dossier().await;
+    let (parked_code, parked_id) = h.a_parked_dossier().await;
+    assert!(!h.at_portal(&parked_code).await, "refused by the portal");
 
     // The page and its headers.
     let r = h.http.get(&ui).send().await.expect("the page");
@@ -642,7 +673,7 @@ async fn the_dashboard_in_a_browser() {
     assert!(!b.exists("#maintenance-toggle").await);
     b.goto(&format!("{ui}#/queues")).await;
     b.wait(&format!(
-        "[data-testid=parked-row][data-id=\"{PARKED_ID}\"]"
+        "[data-testid=parked-row][data-id=\"{parked_id}\"]"
     ))
     .await;
     assert!(b.exists("#parked-viewer-note").await);
@@ -690,7 +721,7 @@ async fn the_dashboard_in_a_browser() {
 
     // Replay the parked message from the page.
     b.click("#nav-queues").await;
-    let check = format!("[data-testid=parked-check][data-id=\"{PARKED_ID}\"]");
+    let check = format!("[data-testid=parked-check][data-id=\"{parked_id}\"]");
     b.click(&check).await;
     b.screenshot("queues").await;
     b.click("#replay-selected").await;
@@ -698,18 +729,28 @@ async fn the_dashboard_in_a_browser() {
     // No reason, no replay.
     b.click("#reason-ok").await;
     b.wait("#reason-error").await;
-    b.type_into("#reason-input", "đối tác đã sửa lỗi E42").await;
+    b.type_into("#reason-input", "cán bộ đã kiểm tra hồ sơ")
+        .await;
     b.click("#reason-ok").await;
     b.wait_text("#page-message", |t| t.contains("1")).await;
     assert!(
         h.parked_ids().await.is_empty(),
         "no longer parked after the replay from the page"
     );
+    // Replayed, the dossier reaches the portal.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !h.at_portal(&parked_code).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{parked_code} never reached the portal after the replay"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (s, v) = h.get("/v1/admin/audit?action=parked.replay", ADMIN).await;
     assert_eq!(s, 200, "{v}");
     let replay = &v["audit"][0];
     assert_eq!(replay["actor"], "op", "{v}");
-    assert_eq!(replay["reason"], "đối tác đã sửa lỗi E42", "{v}");
+    assert_eq!(replay["reason"], "cán bộ đã kiểm tra hồ sơ", "{v}");
     b.wait_text("#parked-card h2", |t| t.contains("(0)")).await;
 
     // More dossiers for the statistics.
@@ -779,15 +820,28 @@ async fn the_dashboard_in_a_browser() {
     assert_eq!(b.script("return document.documentElement.lang").await, "en");
     b.wait("#partner-dvcqg").await;
     b.screenshot("overview-en").await;
+    // A reload: the session cookie and the language are kept.
     b.goto(&format!("{ui}#/queues")).await;
+    b.must(reqwest::Method::POST, "/refresh", Some(json!({})))
+        .await;
     b.wait_text("#nav-queues", |t| t == "Queues").await;
+    assert_eq!(b.script("return document.documentElement.lang").await, "en");
     b.wait("#parked-table").await;
     b.screenshot("queues-en").await;
     b.click("#lang-vi").await;
     b.wait_text("#nav-queues", |t| t == "Hàng đợi").await;
 
     // Signed out, the cookie no longer opens the admin API.
+    let asked = "const done = arguments[arguments.length - 1]; \
+                 fetch('/v1/admin/queues', {credentials: 'same-origin'}) \
+                 .then(r => done(r.status), () => done(0));";
+    assert_eq!(
+        b.script_async(asked).await,
+        200,
+        "the session opens the API"
+    );
     sign_out(&b).await;
+    assert_eq!(b.script_async(asked).await, 401, "not after signing out");
     b.goto(&format!("{ui}#/overview")).await;
     b.wait("#signin-token").await;
 

@@ -1016,10 +1016,10 @@
       { key: 'col.id', cell: m => el('code', null, m.id) },
       { key: 'col.route', cell: m => el('code', null, m.route) },
       { key: 'col.key', cell: m => m.key },
-      { key: 'col.reason', cell: m => m.reason },
+      { key: 'col.reason', cls: 'wrap', cell: m => m.reason },
       { key: 'col.partner_code', cell: m => m.partner_code ? el('code', { class: 'bad' }, m.partner_code) : '—' },
       { key: 'col.attempts', cls: 'num', cell: m => fmtNum(m.attempts) },
-      { key: 'col.last_error', cls: 'wrap', cell: m => m.last_error || '—' },
+      { key: 'col.last_error', cls: 'wrap', cell: m => (m.last_error && m.last_error !== m.reason ? m.last_error : '—') },
       { key: 'col.parked_at', cell: m => fmtTime(m.parked_at) });
     if (canAct) {
       cols.push({
