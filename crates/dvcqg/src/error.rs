@@ -127,7 +127,7 @@ impl DvcqgError {
             fault: self.fault,
             retryable: self.retryable,
             needs_review: self.needs_review(),
-            error_code: self.error_code.as_ref().map(|c| c.to_string()),
+            error_code: self.error_code.as_ref().map(|c| c.raw()),
             message: self.message.clone(),
             retry_after: self.retry_after,
             summary: self.to_string(),

@@ -414,6 +414,15 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The code as the partner wrote it, without JSON quotes (`3` for both `3` and `"3"`):
+    /// what operators filter parked messages by.
+    pub fn raw(&self) -> String {
+        match self {
+            ErrorCode::Number(n) => n.to_string(),
+            ErrorCode::Text(s) => s.trim().to_owned(),
+        }
+    }
+
     /// Whether the code means success: the number 0, or `"0"` / `"00"` after trimming.
     pub fn is_success(&self) -> bool {
         match self {

@@ -1049,7 +1049,7 @@ fn counts_json(label: &str, c: &lienthong_journal::stats::Counts) -> Value {
         "received": c.received,
         "online": c.online,
         "resolved": c.resolved,
-        "resolved_on_time": c.on_time + c.early,
+        "resolved_on_time": c.on_time,
         "on_time_percent": c.on_time_percent(),
         "overdue": c.overdue,
         "pending": c.pending,
