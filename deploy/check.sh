@@ -52,7 +52,7 @@ if ! python3 -c 'import yaml' 2>/dev/null; then
   echo "installing python3-yaml"
   if [ "$(id -u)" -eq 0 ]; then as_root=(); else as_root=(sudo); fi
   "${as_root[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq python3-yaml
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-yaml
 fi
 
 # A built binary for check-config and as the ExecStart of the verified units, if there is one.
