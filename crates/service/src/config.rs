@@ -10,18 +10,18 @@
 //!
 //! Environment overrides (for containers and for secrets): `LIENTHONG_AMQP_URL` replaces
 //! `bus.amqp_url`, `LIENTHONG_JOURNAL_URL` replaces `journal.url`, `LIENTHONG_LISTEN` replaces
-//! `gateway.listen`.
+//! `gateway.listen`, `LIENTHONG_NODE_NAME` replaces `gateway.node_name`.
 
 use crate::auth::{Role, TokenHash};
 use lienthong_model::OrganId;
 use lienthong_model::finding::Finding;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 /// The whole configuration, as written in the file (after environment overrides).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The process itself.
@@ -56,7 +56,7 @@ pub struct Config {
 }
 
 /// `[gateway]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Gateway {
     /// Address of the HTTP API (default `127.0.0.1:8700`).
@@ -85,7 +85,7 @@ impl Default for Gateway {
 }
 
 /// `[journal]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Journal {
     /// `sqlite://FILE` or `postgres://…` (default `sqlite://{data_dir}/lienthong.db`).
@@ -115,7 +115,7 @@ impl Default for Journal {
 }
 
 /// `[bus]`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Bus {
     /// RabbitMQ (`amqp://…`); without it the embedded queue in `{data_dir}/bus.db` is used.
@@ -148,7 +148,7 @@ impl Default for Bus {
 }
 
 /// `[dvcqg]`: the portal adapter (`dvcqg.md` §2).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Dvcqg {
     /// Base URL of the portal adapter.
@@ -214,7 +214,7 @@ fn default_timeout_ms() -> u64 {
 }
 
 /// `[portal]`: portal submissions (dossiers citizens submit on DVCQG itself).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Portal {
     /// Path of the receiver the portal pushes dossiers to (default `/v1/portal/dossiers`).
@@ -232,7 +232,7 @@ pub struct Portal {
 }
 
 /// `[[portal.webhooks]]`: where a client takes portal submissions by push.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
     /// The client (a `[[clients]]` name); its units decide which submissions it receives.
@@ -251,7 +251,7 @@ fn default_webhook_timeout_secs() -> u64 {
 }
 
 /// `[vdxp]`: the document exchange axis (`vdxp.md`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Vdxp {
     /// Base URL of the axis (every operation is `{base_url}/{operation}`).
@@ -291,7 +291,7 @@ pub struct Vdxp {
 }
 
 /// `[[vdxp.organisations]]`: an own organisation (`From` block, `edxml.md` §3.2).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OwnOrganisation {
     /// `OrganId`, strict form with A, G or H.
@@ -314,7 +314,7 @@ pub struct OwnOrganisation {
 
 /// `[vdxp.progress."NN"]`: what an axis status about a document linked to a dossier
 /// becomes in the dossier's progress.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProgressRule {
     /// The dossier status after the step (a canonical name such as `processing`), or
@@ -353,7 +353,7 @@ const RESERVED_PATHS: &[&str] = &[
 ];
 
 /// `[mapping]`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Mapping {
     /// Local procedure code → the portal's code.
@@ -363,7 +363,7 @@ pub struct Mapping {
 }
 
 /// `[[units]]`: a unit the gateway serves.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Unit {
     /// Its code (`NNN.NN.NN.XNN`).
@@ -375,7 +375,7 @@ pub struct Unit {
 }
 
 /// `[[clients]]`: a local system (one-stop-shop) allowed to submit.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Client {
     /// Its name (in logs, the journal, idempotency keys).
@@ -387,7 +387,7 @@ pub struct Client {
 }
 
 /// `[[operators]]`: a person who operates the gateway.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Operator {
     /// Their name (in the audit log).
@@ -454,6 +454,9 @@ impl Config {
         }
         if let Some(l) = env("LIENTHONG_LISTEN").filter(|l| !l.is_empty()) {
             c.gateway.listen = l;
+        }
+        if let Some(n) = env("LIENTHONG_NODE_NAME").filter(|n| !n.trim().is_empty()) {
+            c.gateway.node_name = Some(n.trim().to_owned());
         }
         Ok(c)
     }
@@ -1026,6 +1029,27 @@ impl Config {
                 self.gateway.data_dir.join("lienthong.db").display()
             )
         })
+    }
+
+    /// This node's name in leases, claims and logs: `gateway.node_name` (or
+    /// `LIENTHONG_NODE_NAME`), else the host name (in Kubernetes the pod's name), else
+    /// `lienthong`. Nodes sharing a journal must have different names.
+    pub fn node_name(&self) -> String {
+        if let Some(n) = self
+            .gateway
+            .node_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
+            return n.to_owned();
+        }
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "lienthong".to_owned())
     }
 
     /// The unit `code`, if configured.

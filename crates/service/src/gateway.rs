@@ -139,11 +139,7 @@ impl Gateway {
             path: data_dir.display().to_string(),
             source,
         })?;
-        let node = config
-            .gateway
-            .node_name
-            .clone()
-            .unwrap_or_else(|| "lienthong".to_string());
+        let node = config.node_name();
 
         // The journal.
         let url = config.journal_url();

@@ -346,3 +346,122 @@ text = "{{organ}} đã xử lý xong văn bản {{code}}"
     assert_eq!(v.poll_interval_secs, 10);
     assert!(v.arrival_status);
 }
+
+/// Key paths of a TOML value: `a.b`, `a[].b` for arrays of tables, `<…>` for the keys of the
+/// tables whose keys the operator chooses.
+fn key_paths(v: &toml::Value, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+    const CHOSEN: &[(&str, &str)] = &[
+        ("vdxp.aliases", "<OLD>"),
+        ("vdxp.progress", "<NN>"),
+        ("mapping.procedure_map", "<LOCAL>"),
+    ];
+    let toml::Value::Table(t) = v else {
+        out.insert(prefix.to_owned());
+        return;
+    };
+    for (k, v) in t {
+        let name = CHOSEN
+            .iter()
+            .find(|(p, _)| *p == prefix)
+            .map_or(k.as_str(), |(_, placeholder)| placeholder);
+        let path = if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        match v {
+            toml::Value::Array(items) if items.first().is_some_and(toml::Value::is_table) => {
+                for item in items {
+                    key_paths(item, &format!("{path}[]"), out);
+                }
+            }
+            other => key_paths(other, &path, out),
+        }
+    }
+}
+
+#[test]
+fn the_configuration_reference_lists_every_key() {
+    use std::collections::BTreeSet;
+    let doc = std::fs::read_to_string(repo("docs/configuration.md")).expect("reference");
+    let keys_section = doc
+        .split("## Keys")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Keys section");
+    let table: BTreeSet<String> = keys_section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split('`').next())
+        .map(str::to_owned)
+        .collect();
+    assert!(table.len() > 60, "{table:?}");
+    let example = doc
+        .split("## Every key at once")
+        .nth(1)
+        .and_then(|s| s.split("```toml\n").nth(1))
+        .and_then(|s| s.split("\n```").next())
+        .expect("the example");
+    // Accepted as it is: every key it sets exists (unknown keys are errors).
+    let config = Config::parse(example, "docs/configuration.md", &|_| None)
+        .unwrap_or_else(|e| panic!("the example is refused: {e}"));
+    let mut in_example = BTreeSet::new();
+    key_paths(
+        &toml::from_str::<toml::Value>(example).expect("TOML"),
+        "",
+        &mut in_example,
+    );
+    let undocumented: Vec<_> = in_example.difference(&table).collect();
+    let unset: Vec<_> = table.difference(&in_example).collect();
+    assert!(
+        undocumented.is_empty(),
+        "set in the example, not in the table: {undocumented:?}"
+    );
+    assert!(
+        unset.is_empty(),
+        "in the table, not set in the example: {unset:?}"
+    );
+    // The configuration as the gateway holds it has no key the table does not list.
+    let mut in_code = BTreeSet::new();
+    key_paths(
+        &toml::Value::try_from(&config).expect("serialise"),
+        "",
+        &mut in_code,
+    );
+    let missing: Vec<_> = in_code.difference(&table).collect();
+    assert!(
+        missing.is_empty(),
+        "keys of the code not in docs/configuration.md: {missing:?}"
+    );
+    // And the example is a good configuration (with its secrets in the environment).
+    let env = |name: &str| match name {
+        "LIENTHONG_VDXP_SECRET" => Some("s3cret".to_owned()),
+        "LIENTHONG_WEBHOOK_MOTCUA" | "LIENTHONG_WEBHOOK_VANTHU" => Some("x".repeat(32)),
+        other => env_with_secrets(other),
+    };
+    let errors: Vec<_> = config
+        .check(&env)
+        .into_iter()
+        .filter(|f| f.is_error())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn node_names_come_from_the_file_the_environment_or_the_host() {
+    let named = Config::parse("[gateway]\nnode_name = \"n1\"\n", "t", &|_| None).expect("parses");
+    assert_eq!(named.node_name(), "n1");
+    let env = |name: &str| (name == "LIENTHONG_NODE_NAME").then(|| "pod-7".to_owned());
+    let overridden = Config::parse("[gateway]\nnode_name = \"n1\"\n", "t", &env).expect("parses");
+    assert_eq!(overridden.node_name(), "pod-7");
+    // Without either: the host name, which differs between the nodes of a cluster.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let default = Config::parse("", "t", &|_| None).expect("parses");
+    if host.is_empty() {
+        assert!(!default.node_name().is_empty());
+    } else {
+        assert_eq!(default.node_name(), host);
+    }
+}
