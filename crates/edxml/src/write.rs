@@ -485,7 +485,23 @@ impl<O: Write> W<'_, O> {
                         self.out,
                         "<{P}ContentTransferEncoded xmlns:edXML=\"{QCVN_NS}\">"
                     )?;
-                    self.raw(&text)?;
+                    // Base64 never holds markup; text that was read with an entity
+                    // reference in it (not base64, refused when decoded) is escaped again so
+                    // the output stays well-formed.
+                    if memchr::memchr3(b'&', b'<', b'>', &text).is_some() {
+                        let escaped: Vec<u8> = text
+                            .iter()
+                            .flat_map(|b| match b {
+                                b'&' => b"&amp;".to_vec(),
+                                b'<' => b"&lt;".to_vec(),
+                                b'>' => b"&gt;".to_vec(),
+                                other => vec![*other],
+                            })
+                            .collect();
+                        self.raw(&escaped)?;
+                    } else {
+                        self.raw(&text)?;
+                    }
                     write!(self.out, "</{P}ContentTransferEncoded>\r\n")?;
                 }
             }
