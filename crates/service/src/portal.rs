@@ -130,7 +130,7 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// The client calling the pull API, or the refusal (401 / 403).
-fn client(st: &Portal, headers: &HeaderMap) -> Result<Principal, Box<Response>> {
+pub(crate) fn client(tokens: &Tokens, headers: &HeaderMap) -> Result<Principal, Box<Response>> {
     let Some(token) = bearer(headers) else {
         return Err(Box::new(refuse(
             StatusCode::UNAUTHORIZED,
@@ -138,7 +138,7 @@ fn client(st: &Portal, headers: &HeaderMap) -> Result<Principal, Box<Response>> 
             "send the client token as `Authorization: Bearer TOKEN`",
         )));
     };
-    match st.tokens.identify(token) {
+    match tokens.identify(token) {
         None => Err(Box::new(refuse(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -148,12 +148,12 @@ fn client(st: &Portal, headers: &HeaderMap) -> Result<Principal, Box<Response>> 
         Some(_) => Err(Box::new(refuse(
             StatusCode::FORBIDDEN,
             "forbidden",
-            "operator tokens take no submissions; use a client token",
+            "operator tokens cannot use this API; use a client token (operators: /v1/admin)",
         ))),
     }
 }
 
-fn unavailable(what: &str, e: &JournalError) -> Response {
+pub(crate) fn unavailable(what: &str, e: &JournalError) -> Response {
     tracing::error!(error = %e, retryable = e.retryable(), "journal unavailable: {what}");
     with_retry_after(
         refuse(
@@ -335,7 +335,7 @@ async fn list(
     headers: HeaderMap,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let p = match client(&st, &headers) {
+    let p = match client(&st.tokens, &headers) {
         Ok(p) => p,
         Err(r) => return *r,
     };
@@ -380,7 +380,7 @@ async fn ack(
     Path(code): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let p = match client(&st, &headers) {
+    let p = match client(&st.tokens, &headers) {
         Ok(p) => p,
         Err(r) => return *r,
     };
@@ -764,73 +764,86 @@ impl DeliveryRoute {
             return (Settled::Done, None);
         };
         let body = delivery_document(&sub).to_string().into_bytes();
-        let ts = Timestamp::now().as_second();
-        let signature = format!("sha256={}", sign(&hook.secret, ts, &body));
-        let sent = self
-            .http
-            .post(&hook.url)
-            .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
-            .header(TIMESTAMP_HEADER, ts.to_string())
-            .header(SIGNATURE_HEADER, signature)
-            .header(DELIVERY_HEADER, id)
-            .body(body)
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => {
-                crate::metrics::webhook_call("delivered");
-                match self
-                    .journal
-                    .mark_submission_delivered(code, &hook.client, "webhook", Timestamp::now())
-                    .await
-                {
-                    Ok(_) => {
-                        tracing::info!(dossier = %code, partner = %hook.client, attempt,
-                            "portal submission delivered (webhook)");
-                        (Settled::Done, None)
-                    }
-                    Err(e) => (journal_settlement(&e), None),
-                }
+        if let Err(failed) = push(&self.http, hook, body, id).await {
+            tracing::warn!(dossier = %code, partner = %hook.client, attempt,
+                reason = %failed.0, "webhook push of a portal submission failed; retrying later");
+            return (Settled::Retry(failed.0), failed.1);
+        }
+        match self
+            .journal
+            .mark_submission_delivered(code, &hook.client, "webhook", Timestamp::now())
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(dossier = %code, partner = %hook.client, attempt,
+                    "portal submission delivered (webhook)");
+                (Settled::Done, None)
             }
-            Ok(r) => {
-                crate::metrics::webhook_call("refused");
-                let status = r.status().as_u16();
-                let retry_after = r
-                    .headers()
-                    .get(header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                tracing::warn!(dossier = %code, partner = %hook.client, attempt, status,
-                    "webhook refused the submission; retrying later");
-                (
-                    Settled::Retry(format!(
-                        "webhook of client {} answered HTTP {status} (the provincial system's \
-                         side; retried)",
-                        hook.client
-                    )),
-                    retry_after,
-                )
-            }
-            Err(e) => {
-                crate::metrics::webhook_call("failed");
-                let kind = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "unreachable"
-                } else {
-                    "failed"
-                };
-                tracing::warn!(dossier = %code, partner = %hook.client, attempt, kind,
-                    "webhook call failed; retrying later");
-                (
-                    Settled::Retry(format!(
-                        "webhook of client {} {kind} (network or the provincial system; retried)",
-                        hook.client
-                    )),
-                    None,
-                )
-            }
+            Err(e) => (journal_settlement(&e), None),
+        }
+    }
+}
+
+/// POSTs `body` to a client's webhook, signed (`x-lienthong-timestamp`,
+/// `x-lienthong-signature: sha256=…` over `timestamp.body`, `x-lienthong-delivery`: the bus
+/// message id). `Err` carries the reason to retry with (the client's side or the network;
+/// never the body) and the client's `Retry-After`. Shared by every route that pushes to the
+/// local systems.
+pub(crate) async fn push(
+    http: &reqwest::Client,
+    hook: &WebhookTarget,
+    body: Vec<u8>,
+    delivery_id: &str,
+) -> Result<(), (String, Option<Duration>)> {
+    let ts = Timestamp::now().as_second();
+    let signature = format!("sha256={}", sign(&hook.secret, ts, &body));
+    let sent = http
+        .post(&hook.url)
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .header(TIMESTAMP_HEADER, ts.to_string())
+        .header(SIGNATURE_HEADER, signature)
+        .header(DELIVERY_HEADER, delivery_id)
+        .body(body)
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().is_success() => {
+            crate::metrics::webhook_call("delivered");
+            Ok(())
+        }
+        Ok(r) => {
+            crate::metrics::webhook_call("refused");
+            let status = r.status().as_u16();
+            let retry_after = r
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            Err((
+                format!(
+                    "webhook of client {} answered HTTP {status} (the local system's side; retried)",
+                    hook.client
+                ),
+                retry_after,
+            ))
+        }
+        Err(e) => {
+            crate::metrics::webhook_call("failed");
+            let kind = if e.is_timeout() {
+                "timed out"
+            } else if e.is_connect() {
+                "unreachable"
+            } else {
+                "failed"
+            };
+            Err((
+                format!(
+                    "webhook of client {} {kind} (network or the local system; retried)",
+                    hook.client
+                ),
+                None,
+            ))
         }
     }
 }

@@ -19,7 +19,7 @@
 use super::multipart;
 use super::{EdocSettings, StatusError, StatusRequest, delivery_json, new_uuid, record_json};
 use crate::auth::{Principal, Tokens};
-use crate::portal::{answer, bearer, refuse, with_retry_after};
+use crate::portal::{answer, client, refuse, unavailable, with_retry_after};
 use axum::Router;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -69,43 +69,6 @@ pub fn router(state: Arc<EdocApi>) -> Router {
         .route("/v1/edocs/{id}/status", post(status))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
-}
-
-type Refused = Box<Response>;
-
-fn client(st: &EdocApi, headers: &HeaderMap) -> Result<Principal, Refused> {
-    let Some(token) = bearer(headers) else {
-        return Err(Box::new(refuse(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send the client token as `Authorization: Bearer TOKEN`",
-        )));
-    };
-    match st.tokens.identify(token) {
-        None => Err(Box::new(refuse(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "unknown token",
-        ))),
-        Some(p @ Principal::Client { .. }) => Ok(p.clone()),
-        Some(_) => Err(Box::new(refuse(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "operator tokens exchange no documents; use a client token (operators: /v1/admin/edocs)",
-        ))),
-    }
-}
-
-fn unavailable(what: &str, e: &JournalError) -> Response {
-    tracing::error!(error = %e, retryable = e.retryable(), "journal unavailable: {what}");
-    with_retry_after(
-        refuse(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            format!("the journal is unavailable ({what}); nothing changed, try again"),
-        ),
-        5,
-    )
 }
 
 fn invalid(findings: &[Finding], message: &str) -> Response {
@@ -456,7 +419,7 @@ async fn submit(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let p = match client(&st, &headers) {
+    let p = match client(&st.tokens, &headers) {
         Ok(p) => p,
         Err(r) => return *r,
     };
@@ -802,7 +765,7 @@ async fn show(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let p = match client(&st, &headers) {
+    let p = match client(&st.tokens, &headers) {
         Ok(p) => p,
         Err(r) => return *r,
     };
@@ -846,7 +809,7 @@ async fn status(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let p = match client(&st, &headers) {
+    let p = match client(&st.tokens, &headers) {
         Ok(p) => p,
         Err(r) => return *r,
     };
@@ -960,7 +923,7 @@ async fn inbox(
     Query(q): Query<InboxQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let p = match client(&st, &headers) {
+    let p = match client(&st.tokens, &headers) {
         Ok(p) => p,
         Err(r) => return *r,
     };
@@ -983,7 +946,7 @@ async fn ack(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let p = match client(&st, &headers) {
+    let p = match client(&st.tokens, &headers) {
         Ok(p) => p,
         Err(r) => return *r,
     };

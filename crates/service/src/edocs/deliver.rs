@@ -8,10 +8,8 @@
 
 use super::{DELIVER_ROUTE, delivery_json};
 use crate::portal::{
-    DELIVERY_HEADER, SIGNATURE_HEADER, Settled, TIMESTAMP_HEADER, WebhookTarget, consume_loop,
-    journal_settlement, settle, sign, stable_hash,
+    Settled, WebhookTarget, consume_loop, journal_settlement, push, settle, stable_hash,
 };
-use axum::http::header;
 use jiff::Timestamp;
 use lienthong_bus::{Bus, Delivery};
 use lienthong_journal::{Journal, Reveal};
@@ -103,73 +101,23 @@ impl DeliverRoute {
             return (Settled::Done, None);
         };
         let body = delivery_json(&rec).to_string().into_bytes();
-        let ts = Timestamp::now().as_second();
-        let signature = format!("sha256={}", sign(&hook.secret, ts, &body));
-        let sent = self
-            .http
-            .post(&hook.url)
-            .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
-            .header(TIMESTAMP_HEADER, ts.to_string())
-            .header(SIGNATURE_HEADER, signature)
-            .header(DELIVERY_HEADER, message_id)
-            .body(body)
-            .send()
-            .await;
-        match sent {
-            Ok(r) if r.status().is_success() => {
-                crate::metrics::webhook_call("delivered");
-                match self
-                    .journal
-                    .mark_edoc_delivered(id, &hook.client, "webhook", Timestamp::now())
-                    .await
-                {
-                    Ok(_) => {
-                        crate::metrics::edoc_received(rec.kind.as_str(), "delivered");
-                        tracing::info!(doc_id = %id, partner = %hook.client,
-                            "received message delivered (webhook)");
-                        (Settled::Done, None)
-                    }
-                    Err(e) => (journal_settlement(&e), None),
-                }
+        if let Err(failed) = push(&self.http, hook, body, message_id).await {
+            tracing::warn!(doc_id = %id, partner = %hook.client, reason = %failed.0,
+                "webhook push of a received message failed; retrying later");
+            return (Settled::Retry(failed.0), failed.1);
+        }
+        match self
+            .journal
+            .mark_edoc_delivered(id, &hook.client, "webhook", Timestamp::now())
+            .await
+        {
+            Ok(_) => {
+                crate::metrics::edoc_received(rec.kind.as_str(), "delivered");
+                tracing::info!(doc_id = %id, partner = %hook.client,
+                    "received message delivered (webhook)");
+                (Settled::Done, None)
             }
-            Ok(r) => {
-                crate::metrics::webhook_call("refused");
-                let status = r.status().as_u16();
-                let retry_after = r
-                    .headers()
-                    .get(header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                tracing::warn!(doc_id = %id, partner = %hook.client, status,
-                    "webhook refused the message; retrying later");
-                (
-                    Settled::Retry(format!(
-                        "webhook of client {} answered HTTP {status} (the local system's side; retried)",
-                        hook.client
-                    )),
-                    retry_after,
-                )
-            }
-            Err(e) => {
-                crate::metrics::webhook_call("failed");
-                let kind = if e.is_timeout() {
-                    "timed out"
-                } else if e.is_connect() {
-                    "unreachable"
-                } else {
-                    "failed"
-                };
-                tracing::warn!(doc_id = %id, partner = %hook.client, kind,
-                    "webhook call failed; retrying later");
-                (
-                    Settled::Retry(format!(
-                        "webhook of client {} {kind} (network or the local system; retried)",
-                        hook.client
-                    )),
-                    None,
-                )
-            }
+            Err(e) => (journal_settlement(&e), None),
         }
     }
 }
