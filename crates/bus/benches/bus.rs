@@ -9,16 +9,11 @@
 //! ratio to the raw loop; `cargo test --benches` runs a small pass as a smoke test. RabbitMQ
 //! parts need `LIENTHONG_TEST_AMQP_URL` (skipped with a message otherwise).
 
+#[path = "support/raw_lapin.rs"]
+mod raw_lapin;
+
 use bytes::Bytes;
-use futures_util::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
-};
-use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Connection, ConnectionProperties};
 use lienthong_bus::{Backend, Bus, BusConfig, Message, RouteSpec};
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 const BODY: usize = 4096;
@@ -59,7 +54,7 @@ async fn run(n: usize, with_embedded: bool, with_rabbitmq: bool) {
         println!("rabbitmq: skipped: LIENTHONG_TEST_AMQP_URL is not set");
         return;
     };
-    let raw = raw_lapin(&url, n).await;
+    let raw = raw_lapin::raw_lapin(&url, n, BODY, WINDOW, PREFETCH).await;
     report("raw lapin loop (ceiling)", n, raw, None);
     let bus = bus_amqp(&url, n).await;
     report("bus on RabbitMQ", n, bus, Some(raw));
@@ -159,105 +154,5 @@ async fn bus_amqp(url: &str, n: usize) -> Duration {
         .await
         .expect("delete bench topology");
     let _ = std::fs::remove_dir_all(&dir);
-    took
-}
-
-/// The ceiling: the same work with lapin alone.
-async fn raw_lapin(url: &str, n: usize) -> Duration {
-    let queue = format!("bench-raw-{}", std::process::id());
-    // One connection to publish and one to consume, as the bus does (the broker runs each
-    // connection's frames in its own processes, and an alarm blocks only publishers).
-    let conn = Connection::connect(url, ConnectionProperties::default())
-        .await
-        .expect("connect");
-    let consume_conn = Connection::connect(url, ConnectionProperties::default())
-        .await
-        .expect("connect");
-    let publish = conn.create_channel().await.expect("channel");
-    let consume = consume_conn.create_channel().await.expect("channel");
-    let mut args = FieldTable::default();
-    args.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
-    publish
-        .queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..QueueDeclareOptions::default()
-            },
-            args,
-        )
-        .await
-        .expect("declare");
-    publish
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirms");
-    consume
-        .basic_qos(PREFETCH, BasicQosOptions::default())
-        .await
-        .expect("qos");
-    let body = body();
-    let start = Instant::now();
-    let mut consumer = consume
-        .basic_consume(
-            queue.as_str().into(),
-            "bench".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("consume");
-    let reader = tokio::spawn(async move {
-        for _ in 0..n {
-            let d = consumer
-                .next()
-                .await
-                .expect("delivery")
-                .expect("delivery ok");
-            d.ack(BasicAckOptions::default()).await.expect("ack");
-        }
-        // Handed back so that it is not cancelled while the queue is deleted.
-        consumer
-    });
-    let mut pending: VecDeque<_> = VecDeque::with_capacity(WINDOW);
-    for j in 0..n {
-        let props = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_message_id(format!("m{j}").into());
-        let confirm = publish
-            .basic_publish(
-                "".into(),
-                queue.as_str().into(),
-                BasicPublishOptions {
-                    mandatory: true,
-                    ..BasicPublishOptions::default()
-                },
-                &body,
-                props,
-            )
-            .await
-            .expect("publish");
-        pending.push_back(confirm);
-        if pending.len() == WINDOW {
-            let oldest = pending.pop_front().expect("non-empty window");
-            assert!(oldest.await.expect("confirm").is_ack());
-        }
-    }
-    for confirm in pending {
-        assert!(confirm.await.expect("confirm").is_ack());
-    }
-    let consumer = reader.await.expect("consumer task");
-    let took = start.elapsed();
-    let _ = consume.close(200, "bench done".into()).await;
-    drop(consumer);
-    publish
-        .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-        .await
-        .expect("delete");
-    let _ = conn.close(200, "bench done".into()).await;
-    let _ = consume_conn.close(200, "bench done".into()).await;
     took
 }

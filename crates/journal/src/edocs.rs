@@ -528,6 +528,7 @@ impl Journal {
         }
         let work_item = insert_work_item(&mut tx, KIND_EDOC_SEND, e.id, "submitted", at).await?;
         tx.commit().await?;
+        self.work_committed();
         tracing::debug!(edoc = %e.id, work_item, "outgoing edoc recorded");
         Ok(OutRecorded::New { work_item })
     }
@@ -668,6 +669,7 @@ impl Journal {
         }
         let work_item = insert_work_item(&mut tx, KIND_EDOC_SEND, id, "requeue", at).await?;
         tx.commit().await?;
+        self.work_committed();
         tracing::info!(edoc = %id, work_item, forget_intent, "edoc requeued");
         Ok(Some(work_item))
     }
@@ -802,6 +804,7 @@ impl Journal {
         }
         let work_item = insert_work_item(&mut tx, KIND_EDOC_DELIVER, e.id, "received", at).await?;
         tx.commit().await?;
+        self.work_committed();
         tracing::debug!(edoc = %e.id, axis_doc_id = %e.axis_doc_id, work_item,
             related = related.as_ref().map(|r| r.id.as_str()), "incoming edoc recorded");
         Ok(InRecorded::New { related, work_item })

@@ -179,12 +179,28 @@ impl JournalOptions {
 #[derive(Debug, Clone)]
 pub struct Journal {
     pub(crate) pool: AnyPool,
+    /// Woken after every commit that wrote a work item (the relay waits on it).
+    pub(crate) work: std::sync::Arc<tokio::sync::Notify>,
     pub(crate) backend: Backend,
     pub(crate) protector: Protector,
     pub(crate) body_retention: jiff::SignedDuration,
 }
 
 impl Journal {
+    /// Resolves once a work item has been committed through this handle (or one of its
+    /// clones) since the last time it resolved: the relay waits on it instead of only
+    /// polling, so new work is handed over at once. Work written by another process or
+    /// node is not seen here; the relay's polling finds it.
+    pub async fn work_written(&self) {
+        self.work.notified().await;
+    }
+
+    /// Called after each commit that wrote a work item. A stored permit wakes the next
+    /// waiter, so a commit between two waits is not missed.
+    pub(crate) fn work_committed(&self) {
+        self.work.notify_one();
+    }
+
     /// Opens (and by default migrates) the journal.
     pub async fn open(opts: &JournalOptions) -> Result<Journal> {
         install_default_drivers();
@@ -217,6 +233,7 @@ impl Journal {
             backend,
             protector: Protector::new(&opts.personal_data),
             body_retention: opts.body_retention,
+            work: std::sync::Arc::default(),
         };
         if opts.migrate {
             journal.migrator().run(&journal.pool).await?;

@@ -123,35 +123,59 @@ impl Journal {
             claimed: items.len(),
             ..RelayReport::default()
         };
-        for item in &items {
-            match sink.hand_over(item).await {
-                Ok(()) => {
-                    sqlx::query(
-                        "UPDATE outbox SET handed_at = $2, claimed_until = NULL, last_error = NULL \
-                         WHERE id = $1 AND claimed_by = $3 AND handed_at IS NULL",
-                    )
-                    .bind(item.id)
-                    .bind(us(now))
-                    .bind(&opts.owner)
-                    .execute(&self.pool)
-                    .await?;
-                    report.handed += 1;
-                }
-                Err(e) => {
-                    tracing::warn!(dossier = %item.dossier_code, work_item = item.id, error = %e,
-                        "hand-over failed; item released");
-                    sqlx::query(
-                        "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL, last_error = $2 \
-                         WHERE id = $1 AND claimed_by = $3 AND handed_at IS NULL",
-                    )
-                    .bind(item.id)
-                    .bind(&e.message)
-                    .bind(&opts.owner)
-                    .execute(&self.pool)
-                    .await?;
-                    report.failed += 1;
+        // Hand over in waves of items with distinct keys, each wave at once (the bus
+        // pipelines the confirms), so one dossier's items keep their order and a batch
+        // costs a few round trips instead of one per item.
+        let mut handed = Vec::with_capacity(items.len());
+        let mut start = 0;
+        while start < items.len() {
+            let mut keys = std::collections::HashSet::new();
+            let mut end = start;
+            while end < items.len() && keys.insert(items[end].dossier_code.as_str()) {
+                end += 1;
+            }
+            let wave = &items[start..end];
+            let results =
+                futures_util::future::join_all(wave.iter().map(|i| sink.hand_over(i))).await;
+            for (item, result) in wave.iter().zip(results) {
+                match result {
+                    Ok(()) => handed.push(item.id),
+                    Err(e) => {
+                        tracing::warn!(dossier = %item.dossier_code, work_item = item.id, error = %e,
+                            "hand-over failed; item released");
+                        sqlx::query(
+                            "UPDATE outbox SET claimed_by = NULL, claimed_until = NULL, last_error = $2 \
+                             WHERE id = $1 AND claimed_by = $3 AND handed_at IS NULL",
+                        )
+                        .bind(item.id)
+                        .bind(&e.message)
+                        .bind(&opts.owner)
+                        .execute(&self.pool)
+                        .await?;
+                        report.failed += 1;
+                    }
                 }
             }
+            start = end;
+        }
+        if !handed.is_empty() {
+            // One statement marks the batch: `id IN ($3, $4, …)`.
+            let list = (0..handed.len())
+                .map(|i| format!("${}", i + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "UPDATE outbox SET handed_at = $1, claimed_until = NULL, last_error = NULL \
+                 WHERE claimed_by = $2 AND handed_at IS NULL AND id IN ({list})"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(us(now))
+                .bind(&opts.owner);
+            for id in &handed {
+                q = q.bind(*id);
+            }
+            q.execute(&self.pool).await?;
+            report.handed = handed.len();
         }
         Ok(report)
     }

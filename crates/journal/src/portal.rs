@@ -178,6 +178,7 @@ impl Journal {
         let work_item =
             insert_work_item(&mut tx, KIND_PORTAL_DELIVERY, s.code, "submitted", at).await?;
         tx.commit().await?;
+        self.work_committed();
         tracing::debug!(dossier = %s.code, work_item, "portal submission recorded");
         Ok(SubmissionRecorded::New { work_item })
     }

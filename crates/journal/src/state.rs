@@ -341,6 +341,7 @@ impl Journal {
             insert_work_item(&mut tx, KIND_DOSSIER_SYNC, &d.code, "version", at).await?;
         insert_status_work_if_submitted(&mut tx, &d.code, "version", at).await?;
         tx.commit().await?;
+        self.work_committed();
         tracing::debug!(dossier = %d.code, version = d.version, work_item, "version recorded");
         Ok(Recorded::Current { work_item })
     }
@@ -384,6 +385,7 @@ impl Journal {
             insert_work_item(&mut tx, KIND_DOSSIER_SYNC, &p.dossier_code, "step", at).await?;
         insert_status_work_if_submitted(&mut tx, &p.dossier_code, "step", at).await?;
         tx.commit().await?;
+        self.work_committed();
         tracing::debug!(dossier = %p.dossier_code, step_seq = p.step_seq, work_item, "step recorded");
         Ok(StepRecorded::New { work_item })
     }
@@ -614,6 +616,7 @@ impl Journal {
         }
         let work_item = insert_work_item(&mut tx, KIND_DOSSIER_SYNC, code, "resync", at).await?;
         tx.commit().await?;
+        self.work_committed();
         tracing::info!(dossier = %code, version = what.version, steps = what.steps,
             portal_knows = what.portal_knows, work_item, "portal acknowledgements forgotten");
         Ok(Forgotten::Enqueued { work_item })

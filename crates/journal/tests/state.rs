@@ -391,6 +391,82 @@ async fn relay(db: TestDb) {
 }
 both_backends!(relay_hands_over_in_order, relay);
 
+/// A sink whose hand-overs take longer for earlier calls (so a batch handed over at once
+/// completes out of order), refuses one dossier, and records the order of completion.
+struct Slow {
+    calls: std::sync::atomic::AtomicU64,
+    done: Mutex<Vec<(String, i64)>>,
+    refuse: &'static str,
+}
+
+impl OutboxSink for Slow {
+    async fn hand_over(&self, item: &WorkItem) -> Result<(), HandOverError> {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let wait = 40u64.saturating_sub(5 * n.min(7));
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        if item.dossier_code == self.refuse {
+            return Err(HandOverError {
+                message: "bus refused".into(),
+            });
+        }
+        self.done
+            .lock()
+            .expect("lock")
+            .push((item.dossier_code.clone(), item.id));
+        Ok(())
+    }
+}
+
+/// A batch is handed over concurrently, but one dossier's items keep their order; a
+/// refused item is released alone; a commit that wrote work wakes `work_written`.
+async fn relay_concurrent(db: TestDb) {
+    let j = db.open().await;
+    let waiter = {
+        let j = j.clone();
+        tokio::spawn(async move { j.work_written().await })
+    };
+    record(&j, "W1", 1, t0()).await;
+    tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+        .await
+        .expect("a committed work item wakes the relay")
+        .expect("waiter");
+    step(&j, "W1", 1, t0()).await;
+    record(&j, "W2", 1, t0()).await;
+    record(&j, "W3", 1, t0()).await;
+    step(&j, "W1", 2, t0()).await;
+    record(&j, "W4", 1, t0()).await;
+    let sink = Slow {
+        calls: Default::default(),
+        done: Mutex::default(),
+        refuse: "W3",
+    };
+    let opts = RelayOptions {
+        owner: "node-1".into(),
+        batch: 10,
+        lease: mins(1),
+    };
+    let r = j.relay_once(&sink, &opts, t0()).await.expect("relay");
+    assert_eq!((r.claimed, r.handed, r.failed), (6, 5, 1));
+    let done = sink.done.lock().expect("lock").clone();
+    let w1: Vec<i64> = done
+        .iter()
+        .filter(|(c, _)| c == "W1")
+        .map(|(_, id)| *id)
+        .collect();
+    assert_eq!(w1.len(), 3, "{done:?}");
+    assert!(w1.windows(2).all(|w| w[0] < w[1]), "W1 in order: {done:?}");
+    // Only the refused item is left, and it is handed over by the next pass.
+    let pending = j.pending_work(10).await.expect("pending");
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0].dossier_code, "W3");
+    let ok = Collect::default();
+    let r = j.relay_once(&ok, &opts, t0()).await.expect("relay");
+    assert_eq!((r.claimed, r.handed, r.failed), (1, 1, 0));
+    assert_eq!(ok.codes(), ["W3"]);
+    j.close().await;
+}
+both_backends!(relay_hands_a_batch_over_at_once, relay_concurrent);
+
 /// The process dies after the state change and before the hand-over: reopening and
 /// relaying recovers the work. It dies after claiming and before marking: the claim
 /// expires and the item is handed over again.

@@ -100,6 +100,10 @@ pub struct Journal {
     /// JSON members holding personal data, encrypted at rest and masked in searches
     /// (default: the journal's list for the provincial and DVCQG formats).
     pub personal_fields: Option<Vec<String>>,
+    /// Connections in the journal's pool (default 16): intake, the routes and the relay
+    /// share them; PostgreSQL commits concurrent transactions together, so more
+    /// connections mean more throughput until the database's CPU is the limit.
+    pub max_connections: u32,
 }
 
 impl Default for Journal {
@@ -110,6 +114,7 @@ impl Default for Journal {
             retention_days: 365,
             body_retention_days: 30,
             personal_fields: None,
+            max_connections: 16,
         }
     }
 }
@@ -184,6 +189,14 @@ pub struct Dvcqg {
     /// is fetched again (default 21 600: six hours).
     #[serde(default = "default_catalogue_ttl_secs")]
     pub catalogue_ttl_secs: u64,
+    /// Dossiers synchronised at the same time by this node (default 16): deliveries are
+    /// spread over this many lanes by dossier code, one dossier's work stays in one lane.
+    #[serde(default = "default_sync_lanes")]
+    pub sync_lanes: u32,
+}
+
+fn default_sync_lanes() -> u32 {
+    16
 }
 
 fn default_catalogue_ttl_secs() -> u64 {
@@ -531,6 +544,14 @@ impl Config {
                 "0".into(),
             ));
         }
+        if self.journal.max_connections == 0 || self.journal.max_connections > 512 {
+            f.push(err(
+                "journal.max_connections".into(),
+                "the size of the journal's connection pool",
+                "1 to 512 (default 16)",
+                self.journal.max_connections.to_string(),
+            ));
+        }
         if let Some(url) = &self.bus.amqp_url
             && !(url.starts_with("amqp://") || url.starts_with("amqps://"))
         {
@@ -625,6 +646,14 @@ impl Config {
                         "the breaker would open without a failure",
                         "at least 1",
                         "0".into(),
+                    ));
+                }
+                if p.sync_lanes == 0 || p.sync_lanes > 256 {
+                    f.push(err(
+                        "dvcqg.sync_lanes".into(),
+                        "the number of dossiers synchronised at the same time",
+                        "1 to 256 (default 16)",
+                        p.sync_lanes.to_string(),
                     ));
                 }
                 if p.catalogue_ttl_secs < 60 {

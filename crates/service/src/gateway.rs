@@ -144,6 +144,7 @@ impl Gateway {
         // The journal.
         let url = config.journal_url();
         let mut jo = JournalOptions::new(url.clone());
+        jo.max_connections = config.journal.max_connections;
         jo.body_retention =
             jiff::SignedDuration::from_hours(24 * i64::from(config.journal.body_retention_days));
         let key = match env(&config.journal.encryption_key_env).filter(|k| !k.trim().is_empty()) {
@@ -262,6 +263,7 @@ impl Gateway {
                     },
                     owner: node.clone(),
                     catalogue: Some(catalogue),
+                    lanes: p.sync_lanes as usize,
                     ..SyncSettings::default()
                 };
                 portal_client = Some(client.clone());

@@ -122,7 +122,8 @@ pub(crate) async fn pause(shutdown: &mut watch::Receiver<bool>, d: Duration) -> 
 }
 
 /// Runs the relay until `shutdown` turns `true` (or its sender is dropped): hands waiting
-/// work items to the bus, pausing [`RelayConfig::idle`] when there is nothing to do, and
+/// work items to the bus, waiting when there is nothing to do until the journal commits new
+/// work ([`Journal::work_written`]) or [`RelayConfig::idle`] has passed, and
 /// sweeps every [`RelayConfig::sweep_every`]. Journal errors are logged and the pass is
 /// tried again after the pause; the relay never gives up on its own.
 pub async fn run_relay(
@@ -168,8 +169,13 @@ pub async fn run_relay(
                 false
             }
         };
-        if !busy && pause(&mut shutdown, config.idle).await {
-            break;
+        if !busy {
+            // Until new work is committed here, the idle pause ends (work written by
+            // another node, or a released claim), or a stop is asked.
+            tokio::select! {
+                () = journal.work_written() => {}
+                stop = pause(&mut shutdown, config.idle) => if stop { break },
+            }
         }
     }
     tracing::info!(owner = %config.options.owner, "outbox relay stopped");

@@ -613,15 +613,34 @@ impl SyncRoute {
                 }
             }
             tracing::debug!(dossier = %code, calls = plan.calls.len(), "sync plan");
+            let mut replan = false;
             for call in &plan.calls {
                 match self.step(code, call, &claimed, attempt, seed).await {
                     Flow::Next => {}
-                    Flow::Replan => break,
+                    Flow::Replan => {
+                        replan = true;
+                        break;
+                    }
                     Flow::Settle(s) => {
                         self.release(code).await;
                         return s;
                     }
                 }
+            }
+            if replan {
+                continue;
+            }
+            // The whole plan went through: release the claim, then look once more for
+            // anything recorded meanwhile (its work item was acknowledged as busy) — one
+            // claim fewer than planning again under the claim to find the plan empty.
+            self.release(code).await;
+            match self.pending(code).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!(dossier = %code, "portal in step with the journal");
+                    return Settlement::Synced;
+                }
+                Err(e) => return self.journal_failure(&e, attempt, seed),
             }
         }
     }
