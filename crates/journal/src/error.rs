@@ -50,6 +50,9 @@ pub enum JournalError {
     /// The caller's request is refused.
     #[error("journal request refused: {0}")]
     Invalid(String),
+    /// The message log's group commit that held this entry failed (the writer's error).
+    #[error("journal database error (message log, written with others): {0}")]
+    Grouped(String),
 }
 
 impl JournalError {
@@ -57,9 +60,10 @@ impl JournalError {
     pub fn blame(&self) -> Blame {
         match self {
             JournalError::Config(_) => Blame::Configuration,
-            JournalError::Unavailable(_) | JournalError::Database(_) | JournalError::Migrate(_) => {
-                Blame::Database
-            }
+            JournalError::Unavailable(_)
+            | JournalError::Database(_)
+            | JournalError::Migrate(_)
+            | JournalError::Grouped(_) => Blame::Database,
             JournalError::Corrupt(_) => Blame::StoredData,
             JournalError::Crypto(_) => Blame::StoredData,
             JournalError::Invalid(_) => Blame::Caller,

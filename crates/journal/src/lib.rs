@@ -181,6 +181,8 @@ pub struct Journal {
     pub(crate) pool: AnyPool,
     /// Woken after every commit that wrote a work item (the relay waits on it).
     pub(crate) work: std::sync::Arc<tokio::sync::Notify>,
+    /// The message log's group commit.
+    pub(crate) log_group: std::sync::Arc<messages::LogGroup>,
     pub(crate) backend: Backend,
     pub(crate) protector: Protector,
     pub(crate) body_retention: jiff::SignedDuration,
@@ -234,6 +236,7 @@ impl Journal {
             protector: Protector::new(&opts.personal_data),
             body_retention: opts.body_retention,
             work: std::sync::Arc::default(),
+            log_group: std::sync::Arc::default(),
         };
         if opts.migrate {
             journal.migrator().run(&journal.pool).await?;

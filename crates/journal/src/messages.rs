@@ -154,6 +154,27 @@ impl MessageRecord {
     }
 }
 
+/// Entries waiting for the message log's group commit ([`Journal::log_message`]).
+#[derive(Debug, Default)]
+pub(crate) struct LogGroup {
+    queue: std::sync::Mutex<Vec<Queued>>,
+    writer: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug)]
+struct Queued {
+    record: MessageRecord,
+    body: Option<Vec<u8>>,
+    done: tokio::sync::oneshot::Sender<std::result::Result<(), String>>,
+}
+
+/// The queue behind its lock; a panic while it was held leaves it usable.
+fn lock(queue: &std::sync::Mutex<Vec<Queued>>) -> std::sync::MutexGuard<'_, Vec<Queued>> {
+    queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// A message to log, with its body when it should be kept.
 #[derive(Debug, Clone, Copy)]
 pub struct LogEntry<'a> {
@@ -318,8 +339,58 @@ pub struct ActivityBucket {
 impl Journal {
     /// Logs one message (or updates it: outcome, attempts, timings and answer change as
     /// delivery goes on; the first body kept stays).
+    ///
+    /// Group commit: entries logged at the same time by several tasks are written in one
+    /// transaction. The first caller to find no write in progress writes everything queued
+    /// (its own entry included); the others wait, and each returns once its entry is
+    /// committed, as before. The write runs in a task of its own, so a caller that is
+    /// cancelled does not lose the entries of the others.
     pub async fn log_message(&self, record: &MessageRecord, body: Option<&[u8]>) -> Result<()> {
-        self.log_messages(&[LogEntry { record, body }]).await
+        let (done, mut written) = tokio::sync::oneshot::channel();
+        lock(&self.log_group.queue).push(Queued {
+            record: record.clone(),
+            body: body.map(<[u8]>::to_vec),
+            done,
+        });
+        let _writer = self.log_group.writer.lock().await;
+        match written.try_recv() {
+            // A writer before us committed it (or failed).
+            Ok(result) => return result.map_err(JournalError::Grouped),
+            // A writer took it and vanished without an answer: write it alone.
+            Err(tokio::sync::oneshot::error::TryRecvError::Closed) => {
+                return self.log_messages(&[LogEntry { record, body }]).await;
+            }
+            Err(tokio::sync::oneshot::error::TryRecvError::Empty) => {}
+        }
+        // Our entry is still queued (only the writer takes from the queue): write the queue.
+        let batch = std::mem::take(&mut *lock(&self.log_group.queue));
+        let journal = self.clone();
+        let write = tokio::spawn(async move {
+            let entries: Vec<LogEntry<'_>> = batch
+                .iter()
+                .map(|q| LogEntry {
+                    record: &q.record,
+                    body: q.body.as_deref(),
+                })
+                .collect();
+            let result = journal
+                .log_messages(&entries)
+                .await
+                .map_err(|e| e.to_string());
+            drop(entries);
+            for q in batch {
+                let _ = q.done.send(result.clone());
+            }
+        });
+        if let Err(e) = write.await {
+            return Err(JournalError::Grouped(format!(
+                "the message log writer ended abnormally: {e}"
+            )));
+        }
+        match written.try_recv() {
+            Ok(result) => result.map_err(JournalError::Grouped),
+            Err(_) => self.log_messages(&[LogEntry { record, body }]).await,
+        }
     }
 
     /// Logs a batch of messages in one transaction (multi-row statements).

@@ -178,6 +178,22 @@ async fn pg_exec(url: &str, sql: String) {
     let _ = c.close().await;
 }
 
+/// Transactions committed in the database so far (all clients).
+async fn pg_commits(url: &str) -> i64 {
+    use sqlx::Connection as _;
+    let Ok(mut c) = sqlx::PgConnection::connect(url).await else {
+        return 0;
+    };
+    let n: i64 = sqlx::query_scalar(
+        "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap_or(0);
+    let _ = c.close().await;
+    n
+}
+
 impl Rig {
     async fn start(pair: Pair, tag: &str, log: &str) -> Rig {
         let sim_config = DvcqgConfig::default();
@@ -413,6 +429,48 @@ fn proc_stats(pid: u32) -> (u64, u64, u64) {
     (ticks, kb("VmRSS:"), kb("VmHWM:"))
 }
 
+/// CPU ticks per group of processes: the gateway, this process (simulator and clients),
+/// RabbitMQ, PostgreSQL and everything else (so a busy neighbour shows).
+fn cpu_groups(gateway: u32) -> [u64; 5] {
+    let me = std::process::id();
+    let mut groups = [0u64; 5];
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return groups;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some((head, rest))) = (stat.find('('), stat.rsplit_once(')')) else {
+            continue;
+        };
+        let comm = &head[open + 1..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let group = if pid == gateway {
+            0
+        } else if pid == me {
+            1
+        } else if comm.starts_with("beam.smp") || comm.starts_with("erl_") {
+            2
+        } else if comm.starts_with("postgres") {
+            3
+        } else {
+            4
+        };
+        groups[group] += ticks;
+    }
+    groups
+}
+
 /// Busy and total jiffies of the whole machine.
 fn machine_ticks() -> (u64, u64) {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
@@ -437,6 +495,10 @@ struct Phase {
     latencies_ms: Vec<f64>,
     throttled: u64,
     gateway_cores: f64,
+    /// Cores used by this process, RabbitMQ, PostgreSQL and the rest.
+    others: [f64; 4],
+    /// PostgreSQL commits per dossier (all clients of the database), when it is used.
+    commits_per_dossier: Option<f64>,
     machine_busy: f64,
     rss_mb: f64,
     peak_mb: f64,
@@ -481,6 +543,14 @@ impl Phase {
             self.peak_mb,
             100.0 * self.machine_busy
         );
+        println!(
+            "  {:<10} cores used by the simulator + clients {:.2}, RabbitMQ {:.2}, PostgreSQL \
+             {:.2}, other processes {:.2}",
+            "", self.others[0], self.others[1], self.others[2], self.others[3]
+        );
+        if let Some(c) = self.commits_per_dossier {
+            println!("  {:<10} PostgreSQL commits per dossier {c:.1}", "");
+        }
     }
 }
 
@@ -534,6 +604,15 @@ async fn phase(
     let n = bodies.len();
     let before = rig.delivered();
     let (cpu0, _, _) = proc_stats(rig.pid);
+    let groups0 = cpu_groups(rig.pid);
+    let pg = match &rig.pair {
+        Pair::Remote { pg, .. } => Some(pg.clone()),
+        Pair::Embedded => None,
+    };
+    let commits0 = match &pg {
+        Some(url) => pg_commits(url).await,
+        None => 0,
+    };
     let machine0 = machine_ticks();
     let url = format!("{}/v1/dossiers", rig.url);
     let throttled = Arc::new(AtomicU64::new(0));
@@ -602,6 +681,11 @@ async fn phase(
     let ingest_secs = start.elapsed().as_secs_f64();
     let complete = rig.wait_delivered(before + n as u64, 600).await;
     let (cpu1, rss, peak) = proc_stats(rig.pid);
+    let groups1 = cpu_groups(rig.pid);
+    let commits1 = match &pg {
+        Some(url) => pg_commits(url).await,
+        None => 0,
+    };
     let machine1 = machine_ticks();
     let wall = start.elapsed().as_secs_f64();
     let sent_at = std::mem::take(&mut *sent_at.lock().expect("lock"));
@@ -623,6 +707,9 @@ async fn phase(
         latencies_ms,
         throttled: throttled.load(Ordering::Relaxed),
         gateway_cores: (cpu1 - cpu0) as f64 / ticks_per_sec / wall,
+        others: [1, 2, 3, 4]
+            .map(|g| groups1[g].saturating_sub(groups0[g]) as f64 / ticks_per_sec / wall),
+        commits_per_dossier: pg.map(|_| (commits1 - commits0) as f64 / n as f64),
         machine_busy: (machine1.0 - machine0.0) as f64 / (machine1.1 - machine0.1).max(1) as f64,
         rss_mb: rss as f64 / 1024.0,
         peak_mb: peak as f64 / 1024.0,
