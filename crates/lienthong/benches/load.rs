@@ -13,6 +13,8 @@
 //!   (20): p50 / p99 / p99.9 / max latency, achieved rates;
 //! - **flat out**: `LIENTHONG_LOAD_DOSSIERS` (20,000) dossiers from
 //!   `LIENTHONG_LOAD_CONCURRENCY` (64) concurrent clients: end-to-end dossiers/s, latency;
+//! - the gateway's tuning: `LIENTHONG_LOAD_LANES` (`dvcqg.sync_lanes`, 16) and
+//!   `LIENTHONG_LOAD_POOL` (`journal.max_connections`, 16);
 //! - the gateway's CPU (cores used over the phase) and RSS (at the end and peak), and the
 //!   machine's CPU use.
 //!
@@ -221,8 +223,17 @@ impl Rig {
                 )
             }
         };
-        let bus = if backends.is_empty() {
-            format!("[bus]\nretry_delays_secs = {RETRY_DELAYS_SECS:?}\n")
+        let pool = env_or("LIENTHONG_LOAD_POOL", 16u32);
+        let backends = if backends.is_empty() {
+            format!("[journal]\nmax_connections = {pool}\n\n")
+        } else {
+            backends.replace(
+                "[journal]\n",
+                &format!("[journal]\nmax_connections = {pool}\n"),
+            )
+        };
+        let bus = if !backends.contains("[bus]") {
+            format!("{backends}[bus]\nretry_delays_secs = {RETRY_DELAYS_SECS:?}\n")
         } else {
             backends
         };
@@ -243,6 +254,7 @@ node_name = "load-{id}"
 {bus}
 
 [dvcqg]
+sync_lanes = {lanes}
 adapter_url = "http://{sim_addr}"
 username = "{user}"
 dstcode = "{dstcode}"
@@ -264,6 +276,7 @@ units = ["*"]
                 dstcode = account.dstcode.clone().unwrap_or_default(),
                 madonvi = account.madonvi[0],
                 hash = TokenHash::of(CLIENT),
+                lanes = env_or("LIENTHONG_LOAD_LANES", 16u32),
             ),
         )
         .expect("config");
