@@ -505,6 +505,14 @@ fn invalid(f: &[Finding]) -> Answer {
     )
 }
 
+/// How long a submission may stay begun and unanswered before a resend takes it over.
+/// Handling one takes a journal transaction (milliseconds); a submission begun longer ago
+/// was abandoned — its gateway died between the two — and the client, which got no answer,
+/// is sending it again. It must not be kept waiting long: until this passes, it is told
+/// `409 in_progress`. Taking over a submission that is in fact still running is harmless:
+/// the journal records a version or a step once and answers the second `duplicate`.
+pub const ABANDONED_AFTER: SignedDuration = SignedDuration::from_secs(30);
+
 /// The idempotency gate: `Ok(None)` to go on, `Ok(Some(answer))` to answer as before.
 async fn begin(
     st: &Ingest,
@@ -514,7 +522,7 @@ async fn begin(
 ) -> Result<Option<Answer>, Answer> {
     match st
         .journal
-        .begin_submission(key, request, now, SignedDuration::from_mins(5))
+        .begin_submission(key, request, now, ABANDONED_AFTER)
         .await
     {
         Ok(Begin::New) => Ok(None),

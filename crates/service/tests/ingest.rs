@@ -355,3 +355,51 @@ async fn an_ndjson_batch_is_answered_line_by_line() {
     assert_eq!(gw.work_items().await, accepted);
     gw.finish().await;
 }
+
+/// A gateway killed between beginning a submission and answering it leaves the submission
+/// begun; the client, which got no answer, sends it again to the restarted gateway. Found
+/// by the chaos suite: it was told `409 in_progress` for five minutes. It is taken over once
+/// the submission has been left for `ABANDONED_AFTER` (30 s), and recorded once.
+#[tokio::test]
+async fn a_submission_abandoned_by_a_killed_gateway_is_taken_over() {
+    use lienthong_journal::idempotency::{Begin, SubmissionKey};
+    use lienthong_service::ingest::ABANDONED_AFTER;
+    let d = &dossiers()[0];
+    let unit = d.unit.code.clone().expect("generated dossiers have a unit");
+    let gw = start("abandoned", &unit).await;
+    let body = dossier_json(d);
+    // What the killed gateway left: begun, never answered, 31 s ago.
+    let key = SubmissionKey::for_version("motcua", &d.code, d.version);
+    let then = jiff::Timestamp::now() - ABANDONED_AFTER - jiff::SignedDuration::from_secs(1);
+    let begun = gw
+        .journal
+        .begin_submission(&key, body.as_bytes(), then, ABANDONED_AFTER)
+        .await
+        .expect("begin");
+    assert_eq!(begun, Begin::New);
+    let (s, _, v) = gw
+        .post("/v1/dossiers", Some(CLIENT), body.clone(), &[])
+        .await;
+    assert_eq!(s, 202, "the resend is taken over: {v}");
+    assert_eq!(v["result"], "accepted", "{v}");
+    assert_eq!(gw.work_items().await, 1);
+    // A submission begun just now is still in progress: the client is asked to wait.
+    let mut next = d.clone();
+    next.version += 1;
+    let key = SubmissionKey::for_version("motcua", &next.code, next.version);
+    let body = dossier_json(&next);
+    gw.journal
+        .begin_submission(
+            &key,
+            body.as_bytes(),
+            jiff::Timestamp::now(),
+            ABANDONED_AFTER,
+        )
+        .await
+        .expect("begin");
+    let (s, retry, v) = gw.post("/v1/dossiers", Some(CLIENT), body, &[]).await;
+    assert_eq!(s, 409, "{v}");
+    assert_eq!(v["error"], "in_progress", "{v}");
+    assert_eq!(retry.as_deref(), Some("1"));
+    gw.finish().await;
+}
