@@ -622,6 +622,28 @@ impl Journal {
         Ok(Forgotten::Enqueued { work_item })
     }
 
+    /// Extends a claim `owner` holds to `now + lease`; `false` when it does not hold it any
+    /// more (its lease ran out and another route took the dossier, or it was released).
+    /// A route renews before each call, so a claim outlives a slow plan but not its holder.
+    pub async fn renew_sync(
+        &self,
+        code: &str,
+        owner: &str,
+        lease: SignedDuration,
+        now: Timestamp,
+    ) -> Result<bool> {
+        let until = us(now.saturating_add(lease).unwrap_or(now));
+        let renewed =
+            sqlx::query("UPDATE dossier SET sync_until = $3 WHERE code = $1 AND sync_owner = $2")
+                .bind(code)
+                .bind(owner)
+                .bind(until)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(renewed == 1)
+    }
+
     /// Releases a claim taken with [`Journal::begin_sync`].
     pub async fn end_sync(&self, code: &str, owner: &str) -> Result<()> {
         sqlx::query(

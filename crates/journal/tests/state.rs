@@ -253,7 +253,30 @@ async fn steps_and_claims(db: TestDb) {
     assert!(plan.version.is_none());
     assert_eq!(plan.steps.len(), 1);
     assert_eq!(plan.steps[0].step_seq, 2);
+    // The holder renews its claim; a route that lost it (lease run out) cannot.
+    assert!(
+        !j.renew_sync("D2", "a", mins(1), t0() + mins(2))
+            .await
+            .expect("r")
+    );
+    assert!(
+        j.renew_sync("D2", "b", mins(1), t0() + mins(3))
+            .await
+            .expect("r")
+    );
+    assert_eq!(
+        j.begin_sync("D2", "a", mins(1), t0() + mins(3))
+            .await
+            .expect("c"),
+        SyncClaim::Busy,
+        "renewed until t0 + 4 min"
+    );
     j.end_sync("D2", "b").await.expect("end");
+    assert!(
+        !j.renew_sync("D2", "b", mins(1), t0() + mins(3))
+            .await
+            .expect("r")
+    );
     let s = j.dossier_state("D2").await.expect("s").expect("some");
     assert_eq!((s.steps, s.steps_pending), (2, 1));
     j.close().await;

@@ -262,6 +262,12 @@ impl Gateway {
                         ..lienthong_workflow::BreakerConfig::default()
                     },
                     owner: node.clone(),
+                    // Five calls' worth (five minutes at the default 60 s timeout): one
+                    // call takes at most twice the timeout, and the claim is renewed
+                    // before each; a node that dies holds its dossiers this long.
+                    lease: jiff::SignedDuration::from_millis(
+                        i64::try_from(p.timeout_ms.saturating_mul(5)).unwrap_or(i64::MAX),
+                    ),
                     catalogue: Some(catalogue),
                     lanes: p.sync_lanes as usize,
                     ..SyncSettings::default()

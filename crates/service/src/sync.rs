@@ -3,10 +3,12 @@
 //! A work item on `dossier.sync` says only "look at dossier X". The route does not send
 //! what the message carries; it reconciles:
 //!
-//! 1. **Claim** the dossier in the journal ([`Journal::begin_sync`], a lease per owner).
-//!    `Busy`: another worker holds it and covers this item (it looks again after releasing,
-//!    see 5) — acknowledged. `Unknown`: no version received yet; the version's own work
-//!    item will come — acknowledged.
+//! 1. **Claim** the dossier in the journal ([`Journal::begin_sync`], a lease per owner,
+//!    renewed before each call: [`Journal::renew_sync`]). `Busy`: another worker holds it
+//!    — postponed by one lease without counting an attempt: a live holder looks again
+//!    after releasing (see 5), and the claim of a holder that died lapses by then, so its
+//!    dossiers are not left to the sweeper. `Unknown`: no version received yet; the
+//!    version's own work item will come — acknowledged.
 //! 2. **Plan** with [`lienthong_workflow::plan`] from the state the claim saw (desired
 //!    version, acknowledged version, whether the portal knows the dossier, unacknowledged
 //!    steps). The journal is only storage; the decisions are the workflow crate's.
@@ -74,8 +76,9 @@ pub struct SyncSettings {
     pub policy: RetryPolicy,
     /// Who claims dossiers (node name); must differ between nodes.
     pub owner: String,
-    /// How long a claim holds; longer than a plan's calls take (a call may last twice the
-    /// client's timeout: one session refresh and repeat).
+    /// How long a claim holds; renewed before each call, so it must be longer than one
+    /// call takes (up to twice the client's timeout: one session refresh and repeat, and
+    /// the duplicate → update fallback). A node that dies holds its dossiers this long.
     pub lease: SignedDuration,
     /// Dossiers handled at the same time on this node (at least 1).
     pub lanes: usize,
@@ -152,7 +155,7 @@ impl SyncError {
 pub enum Handled {
     /// The portal has everything the journal holds: acknowledged.
     Synced,
-    /// Another worker holds the dossier: acknowledged.
+    /// Another worker holds the dossier: postponed by one lease (no attempt counted).
     Busy,
     /// No version of the dossier yet: acknowledged.
     Unknown,
@@ -501,7 +504,13 @@ impl SyncRoute {
         let id = delivery.message.id.clone();
         let (handled, result) = match s {
             Settlement::Synced => (Handled::Synced, delivery.ack().await.map(|_| ())),
-            Settlement::Busy => (Handled::Busy, delivery.ack().await.map(|_| ())),
+            Settlement::Busy => (
+                Handled::Busy,
+                delivery
+                    .postpone(self.lease.unsigned_abs())
+                    .await
+                    .map(|_| ()),
+            ),
             Settlement::Unknown => (Handled::Unknown, delivery.ack().await.map(|_| ())),
             Settlement::Retry { delay, reason } => {
                 let bus_reason = to_bus_reason(&reason);
@@ -632,6 +641,23 @@ impl SyncRoute {
             tracing::debug!(dossier = %code, calls = plan.calls.len(), "sync plan");
             let mut replan = false;
             for call in &plan.calls {
+                match self
+                    .journal
+                    .renew_sync(code, &self.owner, self.lease, Timestamp::now())
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        // The lease ran out and another worker took the dossier: it
+                        // carries on from the journal's state.
+                        tracing::warn!(dossier = %code, "sync claim lost to another worker");
+                        return Settlement::Busy;
+                    }
+                    Err(e) => {
+                        self.release(code).await;
+                        return self.journal_failure(&e, attempt, seed);
+                    }
+                }
                 match self.step(code, call, &claimed, attempt, seed).await {
                     Flow::Next => {}
                     Flow::Replan => {

@@ -99,6 +99,11 @@ async fn pg_exec(base: &str, sql: String) {
 
 impl Harness {
     async fn start(parts: Parts) -> Harness {
+        Harness::start_with_lease(parts, SyncSettings::default().lease).await
+    }
+
+    /// With the route's claims lasting `lease`.
+    async fn start_with_lease(parts: Parts, lease: jiff::SignedDuration) -> Harness {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}-{n}", std::process::id());
         let dir = std::env::temp_dir().join(format!("lienthong-sync-{tag}"));
@@ -157,6 +162,7 @@ impl Harness {
                 max_retry_after: Duration::from_millis(500),
             },
             owner: format!("sync-{tag}"),
+            lease,
             lanes: 4,
             ..SyncSettings::default()
         };
@@ -524,5 +530,43 @@ async fn duplicate_work_items_send_nothing_new() {
     assert_eq!(h.sim.calls().total, before, "no call for duplicates");
     let rec = h.sim.dossier(&code).expect("on the portal");
     assert_eq!((rec.inserts, rec.updates, rec.progress.len()), (1, 0, 4));
+    h.stop().await;
+}
+
+/// A node that died while it held a dossier's claim: another node's work item for the
+/// dossier finds it busy. Found by the chaos suite: the item was acknowledged ("the holder
+/// looks again after releasing"), but a dead holder never does, and the dossier waited for
+/// the sweeper (ten minutes behind). Now the item is postponed by one lease, without
+/// counting an attempt, and goes through once the dead node's claim lapsed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dossier_claimed_by_a_dead_node_is_synced_once_the_claim_lapses() {
+    let lease = jiff::SignedDuration::from_secs(1);
+    let h = Harness::start_with_lease(Parts::Local, lease).await;
+    let (v1, _, steps) = life(14);
+    let code = v1.code.clone();
+    h.version(&v1).await;
+    h.settled(&code, "version 1 at the portal").await;
+    // The dead node's claim: three seconds long, never released.
+    assert!(matches!(
+        h.journal
+            .begin_sync(
+                &code,
+                "dead-node",
+                jiff::SignedDuration::from_secs(3),
+                Timestamp::now()
+            )
+            .await
+            .expect("claim"),
+        lienthong_journal::state::SyncClaim::Plan(_)
+    ));
+    h.step(&steps[0]).await;
+    h.settled(
+        &code,
+        "the step at the portal once the dead node's claim lapsed",
+    )
+    .await;
+    let rec = h.sim.dossier(&code).expect("at the portal");
+    assert_eq!((rec.inserts, rec.progress.len()), (1, 1));
+    assert!(h.parked(&code).await.is_empty());
     h.stop().await;
 }
