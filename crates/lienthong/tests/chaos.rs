@@ -65,7 +65,7 @@ const G22: &str = "000.00.00.G22";
 const PORTAL_TIMEOUT_MS: u64 = 1500;
 /// The timeout elsewhere: long enough that a loaded machine never times a call out (a call
 /// the portal processed and the gateway gave up on may store steps twice).
-const CALM_TIMEOUT_MS: u64 = 10_000;
+const CALM_TIMEOUT_MS: u64 = 5_000;
 /// The bus's delay tiers (also needed to delete the topology).
 const RETRY_DELAYS_SECS: [u64; 3] = [1, 2, 5];
 /// Dossiers per scenario unless `LIENTHONG_CHAOS_DOSSIERS` says otherwise.
@@ -319,6 +319,7 @@ async fn post_until_accepted(
 ) -> Option<Value> {
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut i = first;
+    let mut unanswered = 0;
     loop {
         if Instant::now() > deadline {
             ledger.lock().expect("ledger").given_up += 1;
@@ -350,8 +351,15 @@ async fn post_until_accepted(
             200 if v["result"] == "duplicate" => return Some(v),
             0 | 409 | 429 | 500..=599 => {
                 if status == 0 {
-                    // A dead node: the next one, if there is one.
+                    // A dead node: the next one at once, if there is one; a pause once
+                    // every node was tried.
                     i += 1;
+                    unanswered += 1;
+                    if unanswered % urls.len() != 0 {
+                        continue;
+                    }
+                } else {
+                    unanswered = 0;
                 }
                 let wait = retry_after.map_or(300, |s| (s * 1000).min(2000));
                 tokio::time::sleep(Duration::from_millis(wait)).await;
