@@ -264,9 +264,11 @@ impl Gateway {
                     owner: node.clone(),
                     // Five calls' worth (five minutes at the default 60 s timeout): one
                     // call takes at most twice the timeout, and the claim is renewed
-                    // before each; a node that dies holds its dossiers this long.
+                    // before each; a node that dies holds its dossiers this long (at
+                    // least 1 s: a timeout of 0 must not make the claim useless).
                     lease: jiff::SignedDuration::from_millis(
-                        i64::try_from(p.timeout_ms.saturating_mul(5)).unwrap_or(i64::MAX),
+                        i64::try_from(p.timeout_ms.saturating_mul(5).max(1_000))
+                            .unwrap_or(i64::MAX),
                     ),
                     catalogue: Some(catalogue),
                     lanes: p.sync_lanes as usize,
