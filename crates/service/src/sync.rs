@@ -627,8 +627,8 @@ impl SyncRoute {
             let plan = lienthong_workflow::plan(&state);
             if plan.is_empty() {
                 self.release(code).await;
-                // Anything recorded while the claim was held had its work item
-                // acknowledged as busy: look once more now that the claim is released.
+                // Anything recorded while the claim was held had its work item find the
+                // dossier busy: look once more now that the claim is released.
                 match self.pending(code).await {
                     Ok(true) => continue,
                     Ok(false) => {
@@ -674,7 +674,7 @@ impl SyncRoute {
                 continue;
             }
             // The whole plan went through: release the claim, then look once more for
-            // anything recorded meanwhile (its work item was acknowledged as busy) — one
+            // anything recorded meanwhile (its work item found the dossier busy) — one
             // claim fewer than planning again under the claim to find the plan empty.
             self.release(code).await;
             match self.pending(code).await {
