@@ -398,7 +398,11 @@ impl DvcqgClient {
                         false,
                         update,
                     )
-                    .await?;
+                    .await
+                    .map_err(|mut e| {
+                        e.portal_has_dossier = true;
+                        e
+                    })?;
                 Ok(SyncOutcome::UpdatedAfterDuplicate)
             }
         }

@@ -115,6 +115,12 @@ pub struct DvcqgError {
     ///
     /// [`send_progress`]: crate::client::DvcqgClient::send_progress
     pub accepted: Option<usize>,
+    /// [`sync_dossier`]: the portal answered the insert that it has the dossier
+    /// (`đã tồn tại`), and this is the failure of the update resent after it. Whoever
+    /// retries must send an update: another insert is refused again.
+    ///
+    /// [`sync_dossier`]: crate::client::DvcqgClient::sync_dossier
+    pub portal_has_dossier: bool,
     source: Option<Arc<dyn StdError + Send + Sync>>,
 }
 
@@ -145,6 +151,7 @@ impl DvcqgError {
             message: None,
             retry_after: None,
             accepted: None,
+            portal_has_dossier: false,
             source: None,
         }
     }

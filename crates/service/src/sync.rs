@@ -241,6 +241,9 @@ enum Sent {
     Failed {
         failure: PartnerFailure,
         accepted_steps: usize,
+        /// The portal said it has the dossier before the call failed (the update resent
+        /// after `đã tồn tại`): the next plan must send an update.
+        portal_has_dossier: bool,
     },
 }
 
@@ -738,6 +741,7 @@ impl SyncRoute {
             Sent::Failed {
                 failure,
                 accepted_steps,
+                ..
             } => CallResult::Failed {
                 failure,
                 accepted_steps: *accepted_steps,
@@ -777,6 +781,14 @@ impl SyncRoute {
         }
         self.log(code, call, &payload, outcome, 1, answer_code)
             .await;
+        if let Sent::Failed {
+            portal_has_dossier: true,
+            ..
+        } = &sent
+            && let Err(e) = self.journal.mark_portal_known(code, Timestamp::now()).await
+        {
+            return Flow::Settle(self.journal_failure(&e, attempt, seed));
+        }
         self.conclude(code, decision, attempt, seed).await
     }
 
@@ -878,6 +890,7 @@ impl SyncRoute {
             Err(e) => Sent::Failed {
                 failure: e.to_failure(),
                 accepted_steps: e.accepted.unwrap_or(0),
+                portal_has_dossier: e.portal_has_dossier,
             },
         }
     }

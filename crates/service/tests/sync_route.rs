@@ -570,3 +570,40 @@ async fn a_dossier_claimed_by_a_dead_node_is_synced_once_the_claim_lapses() {
     assert!(h.parked(&code).await.is_empty());
     h.stop().await;
 }
+
+/// The portal answers an insert with `đã tồn tại` and the update resent after it fails
+/// (503). Found by the chaos suite: the retry sent an insert again, refused again, so every
+/// failed update after the duplicate signal cost another refused insert. The gateway now
+/// records that the portal has the dossier: the retry is an update.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_the_duplicate_signal_a_retry_is_an_update() {
+    use lienthong_sandbox::fault::NextFailure;
+    let h = Harness::start(Parts::Local).await;
+    let (v1, _, _) = life(15);
+    let code = v1.code.clone();
+    let duplicate = h.sim.config().codes.duplicate.clone();
+    h.sim
+        .push_next_failure(NextFailure {
+            service: SYNC.into(),
+            error_code: Some(duplicate),
+            message: Some(format!("Hồ sơ {code} đã tồn tại")),
+            ..NextFailure::default()
+        })
+        .expect("duplicate signal");
+    h.sim
+        .push_next_failure(NextFailure {
+            service: SYNC.into(),
+            http_status: Some(503),
+            ..NextFailure::default()
+        })
+        .expect("failed update");
+    h.version(&v1).await;
+    h.settled(&code, "version 1 at the portal").await;
+    let rec = h.sim.dossier(&code).expect("at the portal");
+    assert_eq!(
+        (rec.inserts, rec.updates),
+        (0, 1),
+        "the retry after the failed update is an update, not another insert"
+    );
+    h.stop().await;
+}
