@@ -591,6 +591,7 @@ impl SyncRoute {
                     )),
                 };
             }
+            let mut claimed_at = std::time::Instant::now();
             let claim = match self
                 .journal
                 .begin_sync(code, &self.owner, self.lease, Timestamp::now())
@@ -644,21 +645,27 @@ impl SyncRoute {
             tracing::debug!(dossier = %code, calls = plan.calls.len(), "sync plan");
             let mut replan = false;
             for call in &plan.calls {
-                match self
-                    .journal
-                    .renew_sync(code, &self.owner, self.lease, Timestamp::now())
-                    .await
-                {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        // The lease ran out and another worker took the dossier: it
-                        // carries on from the journal's state.
-                        tracing::warn!(dossier = %code, "sync claim lost to another worker");
-                        return Settlement::Busy;
-                    }
-                    Err(e) => {
-                        self.release(code).await;
-                        return self.journal_failure(&e, attempt, seed);
+                // Renewed when half the lease has passed: a call then still has at least
+                // half a lease (2.5 × the client's timeout) before the claim could lapse,
+                // and the common plan — one call right after the claim — costs no renewal.
+                if claimed_at.elapsed() >= self.lease.unsigned_abs() / 2 {
+                    claimed_at = std::time::Instant::now();
+                    match self
+                        .journal
+                        .renew_sync(code, &self.owner, self.lease, Timestamp::now())
+                        .await
+                    {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            // The lease ran out and another worker took the dossier: it
+                            // carries on from the journal's state.
+                            tracing::warn!(dossier = %code, "sync claim lost to another worker");
+                            return Settlement::Busy;
+                        }
+                        Err(e) => {
+                            self.release(code).await;
+                            return self.journal_failure(&e, attempt, seed);
+                        }
                     }
                 }
                 match self.step(code, call, &claimed, attempt, seed).await {
