@@ -237,6 +237,8 @@ impl Rig {
         } else {
             backends
         };
+        // The drain queues a backlog far beyond the default backpressure depth.
+        let bus = bus.replace("[bus]\n", "[bus]\nbackpressure_depth = 0\n");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")

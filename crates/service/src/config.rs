@@ -137,6 +137,11 @@ pub struct Bus {
     /// Prefix of the queue, exchange and table names (default `lienthong`): gateways that
     /// share a broker but not their work need different prefixes.
     pub prefix: String,
+    /// Intake answers `429` (with `Retry-After: 5`) while more than this many work items
+    /// wait on `dossier.sync` (default 50,000): during a long portal outage the backlog
+    /// then stays with the clients. `0` turns the backpressure off, so the gateway queues
+    /// whatever it is sent.
+    pub backpressure_depth: u64,
 }
 
 impl Default for Bus {
@@ -148,6 +153,7 @@ impl Default for Bus {
             delivery_limit: 10,
             retry_delays_secs: vec![5, 30, 120, 600, 3600, 21600],
             prefix: "lienthong".into(),
+            backpressure_depth: 50_000,
         }
     }
 }

@@ -56,9 +56,6 @@ pub const DEFAULT_PERSONAL_FIELDS: &[&str] = &[
     "DiaChiNguoiNop",
 ];
 
-/// Work waiting on `dossier.sync` above which intake answers 429.
-const PRESSURE_DEPTH: u64 = 50_000;
-
 /// Why the gateway could not start; each names the part and what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -402,11 +399,12 @@ impl Gateway {
         let pressure = Arc::new(AtomicU64::new(0));
         {
             let (bus, pressure, mut stop) = (bus.clone(), pressure.clone(), stopping.clone());
+            let limit = config.bus.backpressure_depth;
             tasks.push(tokio::spawn(async move {
                 loop {
                     let behind = bus.depth("dossier.sync").await.unwrap_or(0);
                     pressure.store(
-                        if behind > PRESSURE_DEPTH { 5 } else { 0 },
+                        if limit > 0 && behind > limit { 5 } else { 0 },
                         Ordering::Relaxed,
                     );
                     if crate::relay::pause(&mut stop, Duration::from_secs(2)).await {
