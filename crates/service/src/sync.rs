@@ -4,10 +4,10 @@
 //! what the message carries; it reconciles:
 //!
 //! 1. **Claim** the dossier in the journal ([`Journal::begin_sync`], a lease per owner,
-//!    renewed before each call: [`Journal::renew_sync`]). `Busy`: another worker holds it
-//!    — postponed by one lease without counting an attempt: a live holder looks again
-//!    after releasing (see 5), and the claim of a holder that died lapses by then, so its
-//!    dossiers are not left to the sweeper. `Unknown`: no version received yet; the
+//!    renewed before a call once half of it has passed: [`Journal::renew_sync`]). `Busy`:
+//!    another worker holds it — postponed by one lease without counting an attempt: a
+//!    live holder looks again after releasing (see 5), and the claim of a holder that died
+//!    lapses by then, so its dossiers are not left to the sweeper. `Unknown`: no version received yet; the
 //!    version's own work item will come — acknowledged.
 //! 2. **Plan** with [`lienthong_workflow::plan`] from the state the claim saw (desired
 //!    version, acknowledged version, whether the portal knows the dossier, unacknowledged
@@ -76,9 +76,9 @@ pub struct SyncSettings {
     pub policy: RetryPolicy,
     /// Who claims dossiers (node name); must differ between nodes.
     pub owner: String,
-    /// How long a claim holds; renewed before each call, so it must be longer than one
-    /// call takes (up to twice the client's timeout: one session refresh and repeat, and
-    /// the duplicate → update fallback). A node that dies holds its dossiers this long.
+    /// How long a claim holds; renewed before a call once half of it has passed, so half
+    /// of it must be longer than one call takes (up to twice the client's timeout: one
+    /// session refresh and repeat, and the duplicate → update fallback). A node that dies holds its dossiers this long.
     pub lease: SignedDuration,
     /// Dossiers handled at the same time on this node (at least 1).
     pub lanes: usize,
