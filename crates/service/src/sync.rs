@@ -7,8 +7,8 @@
 //!    renewed before a call once half of it has passed: [`Journal::renew_sync`]). `Busy`:
 //!    another worker holds it — postponed by one lease without counting an attempt: a
 //!    live holder looks again after releasing (see 5), and the claim of a holder that died
-//!    lapses by then, so its dossiers are not left to the sweeper. `Unknown`: no version received yet; the
-//!    version's own work item will come — acknowledged.
+//!    lapses by then, so its dossiers are not left to the sweeper. `Unknown`: no version
+//!    received yet; the version's own work item will come — acknowledged.
 //! 2. **Plan** with [`lienthong_workflow::plan`] from the state the claim saw (desired
 //!    version, acknowledged version, whether the portal knows the dossier, unacknowledged
 //!    steps). The journal is only storage; the decisions are the workflow crate's.
