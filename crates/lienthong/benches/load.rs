@@ -262,7 +262,7 @@ username = "{user}"
 dstcode = "{dstcode}"
 madonvi = "{madonvi}"
 timeout_ms = 10000
-breaker_open_secs = 1
+breaker_open_secs = {breaker}
 
 [[units]]
 code = "000.00.00.H41"
@@ -279,6 +279,10 @@ units = ["*"]
                 madonvi = account.madonvi[0],
                 hash = TokenHash::of(CLIENT),
                 lanes = env_or("LIENTHONG_LOAD_LANES", 16u32),
+                // The drain runs through a long outage: the default 30 s, as in production
+                // (fewer redeliveries while the portal is down, up to 30 s before the first
+                // probe once it is back — counted in the drain time).
+                breaker = if tag == "d" { 30 } else { 1 },
             ),
         )
         .expect("config");
