@@ -431,11 +431,7 @@ units = ["*"]
 /// CPU ticks (user + system) and RSS / peak RSS (kB) of a process.
 fn proc_stats(pid: u32) -> (u64, u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-        + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = stat_ticks(&stat).map_or(0, |(_, t)| t);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kb = |key: &str| {
         status
@@ -446,6 +442,16 @@ fn proc_stats(pid: u32) -> (u64, u64, u64) {
             .unwrap_or(0)
     };
     (ticks, kb("VmRSS:"), kb("VmHWM:"))
+}
+
+/// The command name and CPU ticks (user + system) of a `/proc/PID/stat` line.
+fn stat_ticks(stat: &str) -> Option<(&str, u64)> {
+    // The command name is in parentheses and may hold spaces.
+    let open = stat.find('(')?;
+    let (head, rest) = stat.rsplit_once(')')?;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    Some((&head[open + 1..], field(11) + field(12)))
 }
 
 /// CPU ticks per group of processes: the gateway, this process (simulator and clients),
@@ -467,13 +473,9 @@ fn cpu_groups(gateway: u32) -> [u64; 5] {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
-        let (Some(open), Some((head, rest))) = (stat.find('('), stat.rsplit_once(')')) else {
+        let Some((comm, ticks)) = stat_ticks(&stat) else {
             continue;
         };
-        let comm = &head[open + 1..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks = f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
-            + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
         let group = if pid == gateway {
             0
         } else if pid == me {
